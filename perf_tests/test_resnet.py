@@ -1,0 +1,8 @@
+"""The default suite: ResNet-18 (torchvision architecture, random seeded weights, no download) at 224x224."""
+
+import pytest
+
+
+@pytest.mark.infperf(model="pytest_infperf.models:resnet18", input_shape=(3, 224, 224), name="resnet18")
+def test_resnet18(infperf):
+    infperf.benchmark()

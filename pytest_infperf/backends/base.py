@@ -1,0 +1,54 @@
+"""The backend plug-in point: one Protocol for a backend, one for the loaded session it returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..matrix import Case
+    from ..models import ModelSource
+
+
+@runtime_checkable
+class Session(Protocol):
+    """A model loaded for one cell, inputs bound. A context manager: ``close`` releases device memory."""
+
+    def run(self) -> object:
+        """One inference on the bound inputs. May return before the device is done."""
+        ...
+
+    def synchronize(self) -> None:
+        """Block until all work queued by ``run`` has finished."""
+        ...
+
+    def output(self) -> np.ndarray:
+        """The last run's output on the host as float32 (for correctness checks, never inside the timed loop)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Session: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Turns a model into a runnable `Session` for a `Case`. Imports its heavy library lazily, inside its methods."""
+
+    name: str
+
+    def unavailable_reason(self, case: Case, source: ModelSource) -> str | None:
+        """None when the cell can run here; otherwise why not and how to fix it (the cell is skipped)."""
+        ...
+
+    def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> Session:
+        """Build/compile/load the model for the cell and bind ``inputs``. Its time is the cell's cold start."""
+        ...
+
+    def versions(self) -> dict[str, str]:
+        """Library versions that affect this backend's numbers (recorded with each cell)."""
+        ...

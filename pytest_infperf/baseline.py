@@ -1,0 +1,113 @@
+"""Stored baselines: pytest-benchmark JSON files under ``<storage>/<fingerprint>/``.
+
+Reading is strict: a file the gate relies on that is corrupt, truncated, of another schema or from another machine
+stops the session with a usage error naming the file and the fix. Nothing here ever writes or deletes a file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BaselineError
+
+SCHEMA = 1
+_NAME = re.compile(r"^(\d{4})_(.*)\.json$")
+_RESAVE = "save a fresh baseline on this machine with: pytest perf_tests --benchmark-save=NAME"
+
+
+@dataclass(frozen=True)
+class BaselineRun:
+    path: Path
+    number: int
+    name: str
+    fingerprint: str
+    datetime: str
+    cells: Mapping[str, tuple[float, ...]]  # benchmark fullname -> raw per-call samples (seconds)
+
+
+@dataclass(frozen=True)
+class BaselineSet:
+    """The compared run (newest last) and earlier runs saved under the same name: independent repeats."""
+
+    runs: tuple[BaselineRun, ...]
+
+    @property
+    def newest(self) -> BaselineRun:
+        return self.runs[-1]
+
+    @property
+    def source(self) -> str:
+        names = ", ".join(run.path.name for run in self.runs)
+        return f"{self.newest.path.parent.name}/{{{names}}}" if len(self.runs) > 1 else str(self.newest.path.name)
+
+    def samples(self, fullname: str) -> list[tuple[float, ...]]:
+        return [run.cells[fullname] for run in self.runs if fullname in run.cells]
+
+
+def _fail(path: Path, problem: str, fix: str) -> BaselineError:
+    return BaselineError(f"baseline {path}: {problem}; {fix}")
+
+
+def read_run(path: Path, fingerprint: str) -> BaselineRun:
+    restore = f"restore it (git checkout -- {path}) or move it away and {_RESAVE}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _fail(path, f"cannot be read ({exc.strerror})", restore) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        what = "truncated" if exc.pos >= len(text.rstrip()) else "corrupt"
+        raise _fail(path, f"is not valid JSON, the file is {what} ({exc.msg} at line {exc.lineno})", restore) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise _fail(path, "is not a pytest-benchmark result (no 'benchmarks' list)", restore)
+    info = (data.get("machine_info") or {}).get("infperf")
+    if not isinstance(info, dict):
+        raise _fail(path, "was not written by pytest-infperf (machine_info has no 'infperf' fingerprint)",
+                    f"keep plain pytest-benchmark files out of the baseline folder, or {_RESAVE}")
+    schema = info.get("schema")
+    if schema != SCHEMA:
+        raise _fail(path, f"has baseline schema {schema!r}, this pytest-infperf reads schema {SCHEMA}",
+                    f"use the pytest-infperf version that wrote it, or {_RESAVE}")
+    if info.get("fingerprint") != fingerprint:
+        raise _fail(path, f"was made on another machine (fingerprint {info.get('fingerprint')!r}, "
+                          f"this machine is {fingerprint!r}) and is not comparable",
+                    f"compare against a baseline of this machine: {_RESAVE}")
+    cells: dict[str, tuple[float, ...]] = {}
+    for bench in data["benchmarks"]:
+        try:
+            fullname = bench["fullname"]
+            samples = bench["stats"]["data"]
+        except (KeyError, TypeError):
+            raise _fail(path, "has a benchmark without 'fullname' or raw samples ('stats.data')", restore) from None
+        if not samples or not all(isinstance(x, (int, float)) and x > 0 for x in samples):
+            raise _fail(path, f"has no usable raw samples for {fullname}", restore)
+        cells[fullname] = tuple(float(x) for x in samples)
+    match = _NAME.match(path.name)
+    number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
+    return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells)
+
+
+def numbered_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("[0-9][0-9][0-9][0-9]_*.json") if _NAME.match(p.name))
+
+
+def select(candidates: Sequence[Path], folder: Path, fingerprint: str, history: int) -> BaselineSet:
+    """The newest candidate is compared; up to ``history - 1`` earlier runs saved under its name join it."""
+    target = read_run(sorted(candidates, key=lambda p: p.name)[-1], fingerprint)
+    same_name = [
+        p for p in numbered_files(folder)
+        if (m := _NAME.match(p.name)) and m.group(2) == target.name and int(m.group(1)) < target.number
+    ]
+    earlier = [read_run(p, fingerprint) for p in same_name[-(history - 1):]] if history > 1 else []
+    return BaselineSet(tuple(earlier) + (target,))
+
+
+def other_fingerprints(storage: Path, fingerprint: str) -> list[str]:
+    if not storage.is_dir():
+        return []
+    return sorted(p.name for p in storage.iterdir() if p.is_dir() and p.name != fingerprint and numbered_files(p))

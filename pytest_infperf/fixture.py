@@ -1,0 +1,108 @@
+"""The ``infperf`` fixture's object: measures its cell, records it for pytest-benchmark, applies the gate."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import gate, state
+from .errors import ModelError
+from .matrix import Case
+from .models import ModelSource, ModelSpec
+from .results import CellResult
+from .runner import run_cell, smoke_cell
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
+
+
+class InfperfRegressionWarning(UserWarning):
+    """A cell regressed while ``--infperf-gate=warn``."""
+
+
+def record_in_pytest_benchmark(benchmark: Any, result: CellResult) -> None:
+    """Hand our samples to pytest-benchmark so that its table, JSON, --benchmark-save and compare see them.
+
+    ``_make_stats`` is pytest-benchmark's own constructor for a run's statistics (stable since 3.x); going through it
+    keeps one source of truth for the JSON schema instead of writing our own.
+    """
+    benchmark._mode = "infperf.benchmark()"  # tells pytest-benchmark the fixture was used
+    block = result.timing.block_size
+    stats = benchmark._make_stats(block)
+    for per_call in result.timing.samples:
+        stats.update(per_call * block)
+    benchmark.extra_info["infperf"] = result.to_json()
+
+
+class InfPerf:
+    """What a perf test receives: ``infperf.benchmark()`` measures the test's cell."""
+
+    def __init__(self, request: pytest.FixtureRequest, case: Case, spec: ModelSpec, benchmark: Any) -> None:
+        self.request = request
+        self.case = case
+        self.spec = spec
+        self._benchmark = benchmark
+        self.result: CellResult | None = None
+
+    @property
+    def config(self) -> pytest.Config:
+        return self.request.config
+
+    def _source(self) -> ModelSource:
+        sources = self.config.stash[state.SOURCES]
+        key = (self.spec.kind, id(self.spec.target) if self.spec.kind == "callable" else str(self.spec.target))
+        if key not in sources:
+            settings = self.config.stash[state.SETTINGS]
+            sources[key] = self.spec.resolve(self.config.rootpath, settings.seed)
+        return sources[key]
+
+    def _cache_dir(self) -> Path:
+        cache = getattr(self.config, "cache", None)
+        if cache is not None:
+            return Path(cache.mkdir("infperf-onnx"))
+        return Path(self.config.rootpath) / ".infperf-cache"
+
+    def benchmark(self) -> CellResult | None:
+        config = self.config
+        settings = config.stash[state.SETTINGS]
+        backend: Backend = config.hook.pytest_infperf_make_backend(config=config, name=self.case.backend)
+        try:
+            source = self._source()
+            reason = backend.unavailable_reason(self.case, source)
+            if reason:
+                pytest.skip(reason)
+            if source.is_torch:
+                source.torch_module()  # build (seeded) outside the cell's cold start: it is not backend work
+            if self._benchmark.disabled:
+                smoke_cell(self.case, backend, source, self._cache_dir(), settings.seed)
+                return None
+            result = run_cell(
+                self.request.node.nodeid, self.case, backend, source, settings.timing, self._cache_dir(), settings.seed
+            )
+        except ModelError as exc:
+            pytest.fail(f"{self.case.id}: {exc}", pytrace=False)
+        record_in_pytest_benchmark(self._benchmark, result)
+        config.stash[state.RESULTS].append(result)
+        self.result = result
+        self._apply_gate(result)
+        return result
+
+    def _apply_gate(self, result: CellResult) -> None:
+        config = self.config
+        settings = config.stash[state.SETTINGS]
+        baseline = config.stash[state.BASELINE]
+        if baseline is None:
+            return
+        # pytest-benchmark keys stored cells by the node id; ours are the same
+        verdict = gate.decide(
+            result.case.id, result.timing.samples, baseline.samples(result.nodeid), settings.policy, baseline.source
+        )
+        config.stash[state.VERDICTS][result.nodeid] = verdict
+        if verdict.status is not gate.Status.REGRESSED or settings.gate is gate.GateMode.OFF:
+            return
+        if settings.gate is gate.GateMode.FAIL:
+            pytest.fail(f"performance regression: {verdict.message()}", pytrace=False)
+        warnings.warn(InfperfRegressionWarning(f"performance regression: {verdict.message()}"), stacklevel=2)

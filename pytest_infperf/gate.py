@@ -1,0 +1,132 @@
+"""The regression gate: compares one cell's raw samples with its baseline runs and returns a `Verdict`.
+
+A cell regresses only when its median moved by more than the configured threshold, by more than the cell's
+*between-run* noise allows, and the shift is significant on the raw samples (one-sided Mann-Whitney U).
+Between-run noise comes from the baseline's independent runs (several saves under one name); with a single run it
+is unknown, and a conservative prior stands in. When the evidence cannot decide, the verdict is "noisy".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from . import stats
+
+
+class Status(str, Enum):
+    REGRESSED = "regressed"
+    IMPROVED = "improved"
+    UNCHANGED = "unchanged"
+    NOISY = "noisy"
+    NO_BASELINE = "no baseline"
+
+
+class GateMode(str, Enum):
+    FAIL = "fail"
+    WARN = "warn"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    threshold: float = 0.10  # relative change that matters at all
+    alpha: float = 0.01  # Mann-Whitney significance on raw samples
+    confidence: float = 0.99  # prediction interval for a new run's median given the baseline runs
+    noise_prior: float = 0.10  # between-run sigma assumed when the baseline has a single run
+    max_limit: float = 0.60  # cap on the noise allowance: a larger change always counts (if significant)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    cell: str
+    status: Status
+    current_median: float
+    baseline_median: float | None = None
+    change: float | None = None  # current / baseline - 1
+    limit: float | None = None  # relative change the cell must exceed to count
+    sigma: float | None = None  # between-run relative sigma
+    baseline_runs: int = 0
+    p_value: float | None = None
+    baseline_source: str = ""
+    detail: str = ""
+
+    @property
+    def evidence(self) -> str:
+        parts = []
+        if self.limit is not None:
+            parts.append(f"limit ±{self.limit:.1%}")
+        if self.sigma is not None:
+            parts.append(f"between-run σ {self.sigma:.1%} from {self.baseline_runs} runs")
+        elif self.baseline_runs:
+            parts.append(f"{self.baseline_runs} baseline run (σ unknown, prior used)")
+        if self.p_value is not None:
+            parts.append(f"Mann-Whitney p={self.p_value:.2g}")
+        return ", ".join(parts)
+
+    def message(self) -> str:
+        if self.status is Status.NO_BASELINE or self.baseline_median is None or self.change is None:
+            return f"{self.cell}: {self.status.value}{': ' + self.detail if self.detail else ''}"
+        return (
+            f"{self.cell}: {self.status.value}: median {_ms(self.current_median)} vs baseline "
+            f"{_ms(self.baseline_median)} ({self.change:+.1%}) [{self.evidence}]"
+            f"{' (baseline ' + self.baseline_source + ')' if self.baseline_source else ''}"
+            f"{'; ' + self.detail if self.detail else ''}"
+        )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f} ms"
+
+
+def decide(
+    cell: str,
+    current: Sequence[float],
+    baseline_runs: Sequence[Sequence[float]],
+    policy: GatePolicy,
+    source: str = "",
+) -> Verdict:
+    cur_median = stats.summarize(current).median
+    if not baseline_runs:
+        return Verdict(cell, Status.NO_BASELINE, cur_median, detail="no stored sample for this cell")
+
+    run_medians = [stats.summarize(run).median for run in baseline_runs]
+    base = stats.center(run_medians)
+    change = cur_median / base - 1.0
+    sigma = stats.between_run_sigma(run_medians)
+    k = len(run_medians)
+    if sigma is None:
+        noise_limit = math.expm1(3.0 * policy.noise_prior)
+    else:
+        noise_limit = stats.prediction_limit(sigma, k, policy.confidence)
+    # Noise this large says nothing about small changes, but a change beyond max_limit still counts.
+    limit = min(max(policy.threshold, noise_limit), max(policy.max_limit, policy.threshold))
+
+    pooled = [x for run in baseline_runs for x in run]
+    alternative = "greater" if change > 0 else "less"
+    p_value = stats.mann_whitney_p(current, pooled, alternative)
+    common = dict(
+        current_median=cur_median, baseline_median=base, change=change, limit=limit, sigma=sigma,
+        baseline_runs=k, p_value=p_value, baseline_source=source,
+    )
+    magnitude = abs(math.log1p(change))
+
+    if magnitude <= math.log1p(policy.threshold):
+        return Verdict(cell, Status.UNCHANGED, **common)
+    if magnitude <= math.log1p(limit):
+        return Verdict(
+            cell, Status.NOISY, **common,
+            detail=f"{change:+.1%} is beyond the {policy.threshold:.0%} threshold but within this cell's "
+            f"between-run noise (±{limit:.1%}); save more baseline runs under one name (now {k}) to decide",
+        )
+    if p_value >= policy.alpha:
+        floor = stats.min_attainable_p(len(current), len(pooled))
+        hint = (
+            f"with {len(current)} rounds the test cannot reach p<{policy.alpha}; raise --benchmark-min-rounds"
+            if floor >= policy.alpha
+            else "the samples overlap too much; raise --benchmark-min-rounds or --benchmark-max-time"
+        )
+        return Verdict(cell, Status.NOISY, **common, detail=f"not significant (p={p_value:.2g}); {hint}")
+    return Verdict(cell, Status.REGRESSED if change > 0 else Status.IMPROVED, **common)

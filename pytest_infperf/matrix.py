@@ -1,0 +1,103 @@
+"""The measurement matrix: the frozen `Case` (one cell) and parsing of the selection options into cells."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pytest
+
+DEVICES = ("cpu", "cuda")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+AUTO_DEVICE = "auto"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One cell of the matrix: what is measured, nothing about how."""
+
+    backend: str
+    device: str
+    precision: str
+    batch: int
+    input_shape: tuple[int, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.backend}-{self.device}-{self.precision}-b{self.batch}"
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return (self.batch, *self.input_shape)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user selected on the command line or in ini; every field already validated."""
+
+    backends: tuple[str, ...]
+    devices: tuple[str, ...]
+    precisions: tuple[str, ...]
+    batches: tuple[int, ...]
+
+
+def _split(raw: str | Sequence[str]) -> list[str]:
+    items = raw if not isinstance(raw, str) else [raw]
+    out: list[str] = []
+    for item in items:
+        out.extend(part.strip() for part in str(item).replace(" ", ",").split(",") if part.strip())
+    return out
+
+
+def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def parse_choices(flag: str, raw: str | Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    items = _split(raw)
+    if not items:
+        raise pytest.UsageError(f"{flag}: empty list; choose from {', '.join(allowed)}")
+    for item in items:
+        if item not in allowed:
+            raise pytest.UsageError(f"{flag}: unknown {item!r}; choose from {', '.join(allowed)}")
+    return _dedupe(items)
+
+
+def parse_batches(flag: str, raw: str | Sequence[str]) -> tuple[int, ...]:
+    items = _split(raw)
+    if not items:
+        raise pytest.UsageError(f"{flag}: empty list; give positive integers, e.g. {flag}=1,8,32")
+    batches: list[int] = []
+    for item in items:
+        try:
+            value = int(item, 10)
+        except ValueError:
+            raise pytest.UsageError(
+                f"{flag}: {item!r} is not an integer; give positive integers, e.g. {flag}=1,8,32"
+            ) from None
+        if value <= 0:
+            raise pytest.UsageError(f"{flag}: batch {value} is not positive; give positive integers, e.g. {flag}=1,8,32")
+        batches.append(value)
+    return tuple(dict.fromkeys(batches))
+
+
+def resolve_devices(devices: tuple[str, ...], gpu_present: bool) -> tuple[str, ...]:
+    """``auto`` means the GPU when one is visible, else the CPU."""
+    out: list[str] = []
+    for device in devices:
+        if device == AUTO_DEVICE:
+            out.append("cuda" if gpu_present else "cpu")
+        else:
+            out.append(device)
+    return _dedupe(out)
+
+
+def expand(selection: Selection, input_shape: tuple[int, ...]) -> list[Case]:
+    """All cells of one test, in a stable order: backend, device, precision, batch."""
+    return [
+        Case(backend=b, device=d, precision=p, batch=n, input_shape=input_shape)
+        for b, d, p, n in itertools.product(
+            selection.backends, selection.devices, selection.precisions, selection.batches
+        )
+    ]

@@ -1,0 +1,184 @@
+"""Model sources: user callables, "module:attr" strings, .onnx files; the built-in ResNet-18; the ONNX export cache."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+ONNX_OPSET = 17
+
+
+def resnet18() -> Any:
+    """torchvision's ResNet-18 architecture with random weights (the plugin seeds torch first): no download."""
+    import torchvision
+
+    return torchvision.models.resnet18(weights=None)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What ``@pytest.mark.infperf(model=...)`` named, validated but not yet imported or built."""
+
+    kind: str  # "callable" | "import" | "onnx"
+    target: Any = field(compare=False)
+    name: str
+
+    @classmethod
+    def from_marker(cls, model: Any, name: str | None = None) -> ModelSpec:
+        if isinstance(model, os.PathLike) or (isinstance(model, str) and model.endswith(".onnx")):
+            path = Path(model)
+            return cls("onnx", path, name or path.stem)
+        if isinstance(model, str):
+            module, sep, attr = model.partition(":")
+            if not sep or not module or not attr:
+                raise ModelError(
+                    f"model={model!r} is neither 'module:attr' nor a path ending in .onnx; "
+                    "write e.g. model='mypkg.nets:make_net' or model='models/net.onnx'"
+                )
+            return cls("import", model, name or attr)
+        if callable(model):
+            return cls("callable", model, name or getattr(model, "__name__", type(model).__name__))
+        raise ModelError(
+            f"model={model!r} ({type(model).__name__}) is not usable; pass a callable returning a torch.nn.Module, "
+            "a 'module:attr' string, or a path to an .onnx file"
+        )
+
+    def check(self, rootdir: Path) -> None:
+        """Cheap checks at collection time: the file exists, the module imports and has the attribute."""
+        if self.kind == "onnx":
+            path = self.target if self.target.is_absolute() else rootdir / self.target
+            if not path.is_file():
+                raise ModelError(f"model file {str(self.target)!r} does not exist (looked at {path}); fix the path")
+        elif self.kind == "import":
+            self._import_attr()
+
+    def _import_attr(self) -> Callable[[], Any]:
+        module_name, _, attr = self.target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ModelError(
+                f"model={self.target!r}: cannot import module {module_name!r} ({exc}); "
+                "check the name and that it is installed or on sys.path"
+            ) from exc
+        obj: Any = module
+        for part in attr.split("."):
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                raise ModelError(
+                    f"model={self.target!r}: module {module_name!r} has no attribute {attr!r}; check the spelling"
+                ) from None
+        if not callable(obj):
+            raise ModelError(f"model={self.target!r} is not callable; it must return a torch.nn.Module")
+        return obj
+
+    def resolve(self, rootdir: Path, seed: int) -> ModelSource:
+        if self.kind == "onnx":
+            path = self.target if self.target.is_absolute() else rootdir / self.target
+            return ModelSource(name=self.name, factory=None, onnx_file=path, seed=seed)
+        factory = self.target if self.kind == "callable" else self._import_attr()
+        return ModelSource(name=self.name, factory=factory, onnx_file=None, seed=seed)
+
+
+class ModelSource:
+    """A resolved model: builds the torch module once (seeded), exports ONNX on demand through the disk cache."""
+
+    def __init__(self, name: str, factory: Callable[[], Any] | None, onnx_file: Path | None, seed: int) -> None:
+        self.name = name
+        self._factory = factory
+        self.onnx_file = onnx_file
+        self.seed = seed
+        self._module: Any = None
+
+    @property
+    def is_torch(self) -> bool:
+        return self._factory is not None
+
+    def torch_module(self) -> Any:
+        """The fp32 CPU module in eval mode; built once per source with torch seeded, so weights are reproducible."""
+        if self._factory is None:
+            raise ModelError(f"model {self.name!r} is an ONNX file; only ONNX backends can run it")
+        if self._module is None:
+            import torch
+
+            torch.manual_seed(self.seed)
+            try:
+                module = self._factory()
+            except Exception as exc:
+                raise ModelError(f"model factory {self.name!r} raised {type(exc).__name__}: {exc}") from exc
+            if not isinstance(module, torch.nn.Module):
+                raise ModelError(
+                    f"model factory {self.name!r} returned {type(module).__name__}, not a torch.nn.Module; "
+                    "return the module (the plugin moves it to the device and precision of each cell)"
+                )
+            self._module = module.eval()
+        return self._module
+
+    def weights_digest(self) -> str:
+        """Hash of architecture and weights: the ONNX cache key changes when either changes."""
+        module = self.torch_module()
+        digest = hashlib.sha256(type(module).__qualname__.encode())
+        digest.update(repr(module).encode())
+        for key, tensor in module.state_dict().items():
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def onnx_path(self, input_shape: tuple[int, ...], precision: str, cache_dir: Path) -> tuple[Path, bool]:
+        """Path of the ONNX model for this shape and precision, and whether it was exported now (a cache miss)."""
+        if self.onnx_file is not None:
+            return self.onnx_file, False
+        import torch
+
+        key = "-".join(
+            [self.name, self.weights_digest(), "x".join(map(str, input_shape)), precision,
+             f"opset{ONNX_OPSET}", f"torch{torch.__version__}"]
+        )
+        slug = re.sub(r"[^A-Za-z0-9_.-]", "_", self.name)
+        path = cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}-{slug}-{precision}.onnx"
+        if path.is_file():
+            return path, False
+        export_onnx(self.torch_module(), input_shape, precision, path)
+        return path, True
+
+
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def export_onnx(module: Any, input_shape: tuple[int, ...], precision: str, path: Path) -> None:
+    """Export with a dynamic batch axis (one export serves the whole batch sweep); atomic write into the cache."""
+    import copy
+    import warnings
+
+    import torch
+
+    if precision not in _DTYPES:
+        raise ModelError(f"ONNX export in {precision} is not supported; use fp32, fp16 or bf16")
+    dtype = getattr(torch, _DTYPES[precision])
+    model = copy.deepcopy(module).to(dtype=dtype).eval()
+    example = torch.randn(2, *input_shape).to(dtype)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model, (example,), tmp, input_names=["input"], output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+        os.replace(tmp, path)
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ModelError(f"ONNX export of {type(module).__name__} failed: {type(exc).__name__}: {exc}") from exc

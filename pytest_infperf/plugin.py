@@ -1,0 +1,233 @@
+"""pytest entry point: options, hook wiring, parametrization. Thin: each concern lives in its own module."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import baseline as baseline_mod
+from . import fingerprint, gpu, hookspec, report, settings, state
+from .backends import REGISTRY, make_backend
+from .baseline import SCHEMA
+from .errors import ModelError
+from .fixture import InfPerf
+from .gate import GateMode, Status
+from .matrix import expand, resolve_devices
+from .models import ModelSpec
+
+MARKER_KEYS = {"model", "input_shape", "name"}
+_DEFAULT_STORAGE = "file://./.benchmarks"
+
+
+class InfperfBaselineWarning(UserWarning):
+    """No comparable baseline was found for this machine."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspec)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    settings.add_options(parser)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_infperf_make_backend(config: pytest.Config, name: str) -> Any:
+    return make_backend(name)
+
+
+def _backend_names(config: pytest.Config) -> tuple[str, ...]:
+    extra = [n for names in config.hook.pytest_infperf_backend_names(config=config) for n in names]
+    return tuple(dict.fromkeys([*REGISTRY, *extra]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "infperf(model, input_shape, name=None): measure this test's model on every selected "
+        "backend x device x precision x batch cell; model is a callable returning a torch.nn.Module, "
+        "a 'module:attr' string or a path to an .onnx file; input_shape is one sample's shape",
+    )
+    bench_opts = {
+        "min_rounds": config.getoption("benchmark_min_rounds", 5),
+        "max_time": config.getoption("benchmark_max_time", 1.0),
+        "min_time": config.getoption("benchmark_min_time", 0.0),
+    }
+    conf = settings.load(config, _backend_names(config), bench_opts)
+    extra: dict[str, str] = {}
+    for fields in config.hook.pytest_infperf_fingerprint(config=config):
+        extra.update(fields)
+    fp = fingerprint.collect(extra)
+    devices = resolve_devices(conf.selection.devices, gpu.gpu_present())
+    conf = type(conf)(**{**conf.__dict__, "selection": type(conf.selection)(
+        conf.selection.backends, devices, conf.selection.precisions, conf.selection.batches)})
+    config.stash[state.SETTINGS] = conf
+    config.stash[state.FINGERPRINT] = fp
+    config.stash[state.RESULTS] = []
+    config.stash[state.VERDICTS] = {}
+    config.stash[state.SOURCES] = {}
+    config.stash[state.BASELINE] = None
+
+    # pytest-benchmark builds its session (and loads --benchmark-compare) in its own trylast pytest_configure,
+    # keyed by its default machine id. Keep the comparison back until pytest_sessionstart, when the session is
+    # re-pointed at baselines/<fingerprint>/, so that it never loads another machine's files.
+    if conf.storage and getattr(config.option, "benchmark_storage", None) == _DEFAULT_STORAGE:
+        config.option.benchmark_storage = f"file://{Path(config.rootpath, conf.storage)}"
+    config.stash[state.COMPARE] = getattr(config.option, "benchmark_compare", None)
+    if config.stash[state.COMPARE]:
+        config.option.benchmark_compare = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    compare = config.stash[state.COMPARE]
+    config.option.benchmark_compare = compare
+    fp = config.stash[state.FINGERPRINT]
+    bs = getattr(config, "_benchmarksession", None)
+    if bs is None:
+        return
+    bs.machine_id = fp.key
+    bs.save_data = True  # raw samples are what the gate decides on
+    storage = bs.storage
+    if hasattr(storage, "default_machine_id"):
+        storage.default_machine_id = fp.key
+    if not compare or not hasattr(storage, "path"):
+        return
+    folder = Path(storage.path) / fp.key
+    if compare is True:
+        candidates = baseline_mod.numbered_files(folder)
+    else:
+        try:
+            candidates = [Path(p) for p in storage.query(compare)]
+        except ValueError as exc:
+            raise pytest.UsageError(f"--benchmark-compare={compare}: {exc}") from None
+        if not candidates:
+            available = ", ".join(p.name for p in baseline_mod.numbered_files(folder)) or "none"
+            raise pytest.UsageError(
+                f"--benchmark-compare={compare}: no baseline file matches in {folder} (this machine's folder; "
+                f"saved runs: {available}); give a run number or name from that list, or save one first with "
+                "--benchmark-save=NAME"
+            )
+    if candidates:
+        config.stash[state.BASELINE] = baseline_mod.select(
+            candidates, folder, fp.key, config.stash[state.SETTINGS].history
+        )
+    else:
+        others = baseline_mod.other_fingerprints(Path(storage.path), fp.key)
+        hint = f" (baselines exist for other machines: {', '.join(others)}; they are not comparable)" if others else ""
+        warnings.warn(
+            InfperfBaselineWarning(
+                f"no baseline for this machine in {folder}{hint}; every cell is reported as 'no baseline'. "
+                "Save one with: pytest perf_tests --benchmark-save=NAME"
+            ),
+            stacklevel=1,
+        )
+    bs.compare = compare
+    bs.handle_loading()
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    fp = config.stash.get(state.FINGERPRINT, None)
+    if fp is not None:
+        machine_info["infperf"] = {"schema": SCHEMA, "fingerprint": fp.key, "fields": fp.as_dict}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "infperf" not in metafunc.fixturenames:
+        return
+    where = metafunc.definition.nodeid
+    marker = metafunc.definition.get_closest_marker("infperf")
+    if marker is None:
+        raise pytest.Collector.CollectError(
+            f"{where} uses the infperf fixture but has no @pytest.mark.infperf(model=..., input_shape=...)"
+        )
+    if marker.args:
+        raise pytest.Collector.CollectError(
+            f"{where}: @pytest.mark.infperf takes keyword arguments only: model=..., input_shape=(C, H, W)"
+        )
+    unknown = set(marker.kwargs) - MARKER_KEYS
+    if unknown:
+        raise pytest.Collector.CollectError(
+            f"{where}: @pytest.mark.infperf got unknown argument(s) {', '.join(sorted(unknown))}; "
+            f"it takes {', '.join(sorted(MARKER_KEYS))}"
+        )
+    if "model" not in marker.kwargs or "input_shape" not in marker.kwargs:
+        raise pytest.Collector.CollectError(
+            f"{where}: @pytest.mark.infperf needs model=... and input_shape=(C, H, W) (one sample's shape)"
+        )
+    shape = marker.kwargs["input_shape"]
+    if (
+        not isinstance(shape, (tuple, list))
+        or not shape
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    ):
+        raise pytest.Collector.CollectError(
+            f"{where}: input_shape={shape!r} must be one sample's shape as positive integers, e.g. (3, 224, 224)"
+        )
+    try:
+        spec = ModelSpec.from_marker(marker.kwargs["model"], marker.kwargs.get("name"))
+        spec.check(metafunc.config.rootpath)
+    except ModelError as exc:
+        raise pytest.Collector.CollectError(f"{where}: {exc}") from None
+    conf = metafunc.config.stash[state.SETTINGS]
+    cases = expand(conf.selection, tuple(shape))
+    metafunc.parametrize("infperf_case", [(case, spec) for case in cases], ids=[c.id for c in cases], indirect=True)
+
+
+@pytest.fixture
+def infperf_case(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
+
+@pytest.fixture
+def infperf(request: pytest.FixtureRequest, infperf_case: Any, benchmark: Any) -> InfPerf:
+    """Measures this test's cell: ``infperf.benchmark()``."""
+    case, spec = infperf_case
+    return InfPerf(request, case, spec, benchmark)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Any:
+    try:
+        return (yield)
+    finally:
+        _write_summary(terminalreporter, config)
+
+
+def _write_summary(tr: Any, config: pytest.Config) -> None:
+    results = config.stash.get(state.RESULTS, [])
+    verdicts = config.stash.get(state.VERDICTS, {})
+    if not results:
+        return
+    fp = config.stash[state.FINGERPRINT]
+    tr.section("infperf results", sep="-", bold=True)
+    tr.write_line(f"machine {fp.key}")
+    for line in report.results_table(results, verdicts):
+        tr.write_line(line)
+    if not verdicts:
+        return
+    mode = config.stash[state.SETTINGS].gate
+    for status, title, colour in (
+        (Status.REGRESSED, f"regressed cells (gate: {mode.value})", {"red": True}),
+        (Status.NOISY, "noisy cells (cannot decide)", {"yellow": True}),
+        (Status.IMPROVED, "improved cells", {"green": True}),
+    ):
+        lines = report.regression_lines(verdicts, status)
+        if lines:
+            tr.write_line(f"{title}:", bold=True, **colour)
+            for line in lines:
+                tr.write_line(f"  {line}", **colour)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if state.SETTINGS not in config.stash:
+        return
+    verdicts = config.stash.get(state.VERDICTS, {})
+    regressed = any(v.status is Status.REGRESSED for v in verdicts.values())
+    if regressed and config.stash[state.SETTINGS].gate is GateMode.FAIL and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,113 @@
+"""Options and ini keys, parsed and validated once into a frozen `Settings` (usage errors name the flag)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from .gate import GateMode, GatePolicy
+from .matrix import AUTO_DEVICE, DEVICES, PRECISIONS, Selection, parse_batches, parse_choices
+from .timing import TimingPolicy
+
+# (name, help, ini default); the command line wins over ini.
+OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("backends", "comma list of backends to measure", "torch,onnxruntime"),
+    ("devices", "comma list of devices: cpu, cuda, or auto (cuda when a GPU is visible, else cpu)", "auto"),
+    ("precisions", "comma list of precisions: fp32, fp16, bf16, int8", "fp32"),
+    ("batches", "comma list of batch sizes", "1,8"),
+    ("gate", "what a regressed cell does when comparing: fail (default), warn, off", "fail"),
+    ("threshold", "relative change in percent below which a cell counts as unchanged", "10"),
+    ("history", "baseline runs saved under the compared run's name that the gate uses for between-run noise", "5"),
+)
+INI_ONLY: tuple[tuple[str, str, str], ...] = (
+    ("noise_prior", "between-run noise (percent, sigma) assumed when the baseline has a single run", "10"),
+    ("alpha", "significance level of the one-sided Mann-Whitney U test on raw samples", "0.01"),
+    ("max_limit", "percent change that always counts when significant, however noisy the cell", "60"),
+    ("storage", "baseline folder relative to the rootdir, used when --benchmark-storage is not given", ""),
+    ("seed", "seed for model weights and inputs", "0"),
+    ("min_block_time", "seconds each timed block lasts at least (amortises device synchronisation)", "0.005"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    selection: Selection
+    gate: GateMode
+    policy: GatePolicy
+    history: int
+    seed: int
+    timing: TimingPolicy
+    storage: str
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("infperf", "inference performance (pytest-infperf)")
+    for name, help_text, default in OPTIONS:
+        flag = f"--infperf-{name.replace('_', '-')}"
+        group.addoption(flag, dest=f"infperf_{name}", default=None, help=f"{help_text} (ini infperf_{name}; "
+                        f"default {default})")
+        parser.addini(f"infperf_{name}", help_text, default=default)
+    for name, help_text, default in INI_ONLY:
+        parser.addini(f"infperf_{name}", help_text, default=default)
+
+
+def _raw(config: pytest.Config, name: str) -> tuple[str, str]:
+    """Value and the name to blame in an error: the flag when given on the command line, else the ini key."""
+    value = getattr(config.option, f"infperf_{name}", None)
+    if value is not None:
+        return str(value), f"--infperf-{name.replace('_', '-')}"
+    return str(config.getini(f"infperf_{name}")), f"ini infperf_{name}"
+
+
+def _number(config: pytest.Config, name: str, low: float, high: float, integer: bool = False) -> float:
+    raw, where = _raw(config, name)
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise pytest.UsageError(f"{where}: {raw!r} is not {kind}; give {kind} from {low:g} to {high:g}") from None
+    if not low <= value <= high:
+        raise pytest.UsageError(f"{where}: {raw} is out of range; give a value from {low:g} to {high:g}")
+    return value
+
+
+def load(config: pytest.Config, backend_names: tuple[str, ...], benchmark_options: dict[str, object]) -> Settings:
+    raw, where = _raw(config, "backends")
+    backends = parse_choices(where, raw, backend_names)
+    raw, where = _raw(config, "devices")
+    devices = parse_choices(where, raw, (*DEVICES, AUTO_DEVICE))
+    raw, where = _raw(config, "precisions")
+    precisions = parse_choices(where, raw, PRECISIONS)
+    raw, where = _raw(config, "batches")
+    batches = parse_batches(where, raw)
+    raw, where = _raw(config, "gate")
+    modes = [m.value for m in GateMode]
+    chosen = parse_choices(where, raw, modes)
+    if len(chosen) != 1:
+        raise pytest.UsageError(f"{where}: give one mode, not {raw!r}; choose one of {', '.join(modes)}")
+    gate = GateMode(chosen[0])
+
+    policy = GatePolicy(
+        threshold=_number(config, "threshold", 0, 1000) / 100,
+        alpha=_number(config, "alpha", 1e-9, 0.5),
+        noise_prior=_number(config, "noise_prior", 0, 1000) / 100,
+        max_limit=_number(config, "max_limit", 1, 10000) / 100,
+    )
+    min_rounds = int(benchmark_options.get("min_rounds", 5))  # type: ignore[call-overload]
+    max_time = float(benchmark_options.get("max_time", 1.0))  # type: ignore[arg-type]
+    min_time = float(benchmark_options.get("min_time", 0.0))  # type: ignore[arg-type]
+    timing = TimingPolicy(
+        min_rounds=max(1, min_rounds),
+        max_time=max_time,
+        min_block_time=max(min_time, _number(config, "min_block_time", 0, 10)),
+    )
+    return Settings(
+        selection=Selection(backends, devices, precisions, batches),
+        gate=gate,
+        policy=policy,
+        history=int(_number(config, "history", 1, 100, integer=True)),
+        seed=int(_number(config, "seed", 0, 2**31 - 1, integer=True)),
+        timing=timing,
+        storage=str(config.getini("infperf_storage")),
+    )

@@ -1,0 +1,90 @@
+"""Pure statistics on raw samples. numpy and scipy do the arithmetic; nothing here touches pytest or hardware."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Robust summary of one cell's per-call samples (seconds)."""
+
+    n: int
+    median: float
+    mean: float
+    stdev: float
+    min: float
+    max: float
+    q1: float
+    q3: float
+    p90: float
+    p99: float
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+    @property
+    def rel_iqr(self) -> float:
+        """IQR relative to the median: the cell's within-run spread."""
+        return self.iqr / self.median if self.median > 0 else math.inf
+
+
+def summarize(samples: Sequence[float]) -> Summary:
+    data = np.asarray(samples, dtype=float)
+    if data.size == 0:
+        raise ValueError("summarize() needs at least one sample")
+    q1, med, q3, p90, p99 = np.percentile(data, [25, 50, 75, 90, 99])
+    return Summary(
+        n=int(data.size),
+        median=float(med),
+        mean=float(data.mean()),
+        stdev=float(data.std(ddof=1)) if data.size > 1 else 0.0,
+        min=float(data.min()),
+        max=float(data.max()),
+        q1=float(q1),
+        q3=float(q3),
+        p90=float(p90),
+        p99=float(p99),
+    )
+
+
+def mann_whitney_p(current: Sequence[float], baseline: Sequence[float], alternative: str) -> float:
+    """One-sided Mann-Whitney U p-value that ``current`` is stochastically greater/less than ``baseline``."""
+    from scipy.stats import mannwhitneyu  # lazy: scipy costs ~0.3 s to import
+
+    if len(current) == 0 or len(baseline) == 0:
+        return 1.0
+    return float(mannwhitneyu(current, baseline, alternative=alternative).pvalue)
+
+
+def min_attainable_p(n1: int, n2: int) -> float:
+    """The smallest one-sided p an exact Mann-Whitney test can give for these sample sizes (complete separation)."""
+    return 1.0 / math.comb(n1 + n2, n1) if n1 and n2 else 1.0
+
+
+def between_run_sigma(run_medians: Sequence[float]) -> float | None:
+    """Relative standard deviation of independent runs' medians (std of log medians); None with fewer than 2 runs."""
+    if len(run_medians) < 2:
+        return None
+    logs = np.log(np.asarray(run_medians, dtype=float))
+    return float(logs.std(ddof=1))
+
+
+def prediction_limit(sigma: float, runs: int, confidence: float) -> float:
+    """Relative change a new run's median may show against the mean of ``runs`` runs by noise alone.
+
+    One-sided Student-t prediction interval on log medians: t(confidence, runs-1) * sigma * sqrt(1 + 1/runs).
+    """
+    from scipy.stats import t
+
+    return float(math.expm1(t.ppf(confidence, runs - 1) * sigma * math.sqrt(1.0 + 1.0 / runs)))
+
+
+def center(run_medians: Sequence[float]) -> float:
+    """Geometric mean of the runs' medians: the baseline's central value."""
+    return float(np.exp(np.mean(np.log(np.asarray(run_medians, dtype=float)))))

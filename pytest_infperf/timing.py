@@ -1,0 +1,121 @@
+"""The one measuring loop: cold first call, warm-up until the time settles, then amortised blocks of calls.
+
+Everything that reads time goes through a `BlockTimer`, so the loop is the same on CPU and GPU (a GPU timer only adds
+a device synchronisation or CUDA events) and tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+class Clock(Protocol):
+    def __call__(self) -> float:
+        """Monotonic seconds."""
+        ...
+
+
+class BlockTimer(Protocol):
+    """Times ``n`` back-to-back calls of ``fn`` and returns the elapsed seconds of the whole block."""
+
+    def time_block(self, fn: Callable[[], object], n: int) -> float: ...
+
+
+@dataclass(frozen=True)
+class SyncedClockTimer:
+    """Host clock around a block, with the device drained before the start and the end (no sync per call)."""
+
+    clock: Clock = time.perf_counter
+    sync: Callable[[], None] = lambda: None
+
+    def time_block(self, fn: Callable[[], object], n: int) -> float:
+        self.sync()
+        start = self.clock()
+        for _ in range(n):
+            fn()
+        self.sync()
+        return self.clock() - start
+
+
+@dataclass(frozen=True)
+class TimingPolicy:
+    """How long and how often to measure. Defaults suit a CPU; GPU runs shorten ``min_block_time`` less."""
+
+    warmup_min_calls: int = 3
+    warmup_max_calls: int = 200
+    warmup_min_time: float = 0.1
+    warmup_max_time: float = 10.0
+    settle_window: int = 3
+    settle_tolerance: float = 0.05
+    min_block_time: float = 0.005
+    min_rounds: int = 5
+    max_rounds: int = 10_000
+    max_time: float = 1.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Raw outcome of the loop. ``samples`` are seconds per call, one per block (round)."""
+
+    samples: tuple[float, ...]
+    block_size: int
+    first_call: float
+    warmup_calls: int
+    warmup_time: float
+    warmup_settled: bool
+    measure_time: float
+
+    @property
+    def rounds(self) -> int:
+        return len(self.samples)
+
+
+def _settled(times: list[float], window: int, tolerance: float) -> bool:
+    if len(times) < window:
+        return False
+    tail = np.asarray(times[-window:])
+    med = float(np.median(tail))
+    return med > 0 and float(np.max(np.abs(tail - med))) <= tolerance * med
+
+
+def measure(fn: Callable[[], object], timer: BlockTimer, policy: TimingPolicy) -> Timing:
+    """Measure ``fn`` (one inference on prepared inputs): first call, warm-up, then timed blocks."""
+    first_call = timer.time_block(fn, 1)
+
+    warm_times: list[float] = []
+    settled = False
+    while True:
+        warm_times.append(timer.time_block(fn, 1))
+        elapsed = sum(warm_times)
+        settled = _settled(warm_times, policy.settle_window, policy.settle_tolerance)
+        enough = len(warm_times) >= policy.warmup_min_calls and elapsed >= policy.warmup_min_time
+        if (enough and settled) or len(warm_times) >= policy.warmup_max_calls or elapsed >= policy.warmup_max_time:
+            break
+
+    per_call = float(np.median(warm_times[-policy.settle_window :]))
+    block = max(1, math.ceil(policy.min_block_time / per_call)) if per_call > 0 else 1
+
+    samples: list[float] = []
+    spent = 0.0
+    while len(samples) < policy.max_rounds:
+        elapsed = timer.time_block(fn, block)
+        spent += elapsed
+        samples.append(elapsed / block)
+        if len(samples) >= policy.min_rounds and spent >= policy.max_time:
+            break
+
+    return Timing(
+        samples=tuple(samples),
+        block_size=block,
+        first_call=first_call,
+        warmup_calls=len(warm_times),
+        warmup_time=sum(warm_times),
+        warmup_settled=settled,
+        measure_time=spent,
+    )
