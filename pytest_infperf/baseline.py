@@ -41,6 +41,8 @@ class BaselineSet:
 
     @property
     def source(self) -> str:
+        if not self.runs:
+            return ""
         names = ", ".join(run.path.name for run in self.runs)
         return f"{self.newest.path.parent.name}/{{{names}}}" if len(self.runs) > 1 else str(self.newest.path.name)
 

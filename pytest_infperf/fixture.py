@@ -74,8 +74,7 @@ class InfPerf:
             reason = backend.unavailable_reason(self.case, source)
             if reason:
                 pytest.skip(reason)
-            if source.is_torch:
-                source.torch_module()  # build (seeded) outside the cell's cold start: it is not backend work
+            backend.prepare(source)
             if self._benchmark.disabled:
                 smoke_cell(self.case, backend, source, self._cache_dir(), settings.seed)
                 return None

@@ -95,25 +95,26 @@ class ModelSource:
 
     def __init__(self, name: str, factory: Callable[[], Any] | None, onnx_file: Path | None, seed: int) -> None:
         self.name = name
-        self._factory = factory
+        self.factory = factory
         self.onnx_file = onnx_file
         self.seed = seed
         self._module: Any = None
+        self._digest: str | None = None
 
     @property
     def is_torch(self) -> bool:
-        return self._factory is not None
+        return self.factory is not None
 
     def torch_module(self) -> Any:
         """The fp32 CPU module in eval mode; built once per source with torch seeded, so weights are reproducible."""
-        if self._factory is None:
+        if self.factory is None:
             raise ModelError(f"model {self.name!r} is an ONNX file; only ONNX backends can run it")
         if self._module is None:
             import torch
 
             torch.manual_seed(self.seed)
             try:
-                module = self._factory()
+                module = self.factory()
             except Exception as exc:
                 raise ModelError(f"model factory {self.name!r} raised {type(exc).__name__}: {exc}") from exc
             if not isinstance(module, torch.nn.Module):
@@ -126,13 +127,16 @@ class ModelSource:
 
     def weights_digest(self) -> str:
         """Hash of architecture and weights: the ONNX cache key changes when either changes."""
+        if self._digest is not None:
+            return self._digest
         module = self.torch_module()
         digest = hashlib.sha256(type(module).__qualname__.encode())
         digest.update(repr(module).encode())
         for key, tensor in module.state_dict().items():
             digest.update(key.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return digest.hexdigest()[:16]
+        self._digest = digest.hexdigest()[:16]
+        return self._digest
 
     def onnx_path(self, input_shape: tuple[int, ...], precision: str, cache_dir: Path) -> tuple[Path, bool]:
         """Path of the ONNX model for this shape and precision, and whether it was exported now (a cache miss)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -117,17 +118,31 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             candidates, folder, fp.key, config.stash[state.SETTINGS].history
         )
     else:
+        config.stash[state.BASELINE] = baseline_mod.BaselineSet(runs=())
         others = baseline_mod.other_fingerprints(Path(storage.path), fp.key)
         hint = f" (baselines exist for other machines: {', '.join(others)}; they are not comparable)" if others else ""
-        warnings.warn(
+        config.issue_config_time_warning(
             InfperfBaselineWarning(
                 f"no baseline for this machine in {folder}{hint}; every cell is reported as 'no baseline'. "
                 "Save one with: pytest perf_tests --benchmark-save=NAME"
             ),
-            stacklevel=1,
+            stacklevel=2,
         )
     bs.compare = compare
     bs.handle_loading()
+
+
+@functools.cache
+def _benchmark_machine_info() -> dict[str, Any]:
+    from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info as generate
+
+    return generate()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_benchmark_generate_machine_info(config: pytest.Config) -> dict[str, Any]:
+    """pytest-benchmark's own machine_info, computed once per process (py-cpuinfo takes about a second)."""
+    return copy.deepcopy(_benchmark_machine_info())
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from .matrix import Case
 from .models import ModelSource
 from .results import CellResult, ColdStart
 from .stats import summarize
-from .timing import BlockTimer, SyncedClockTimer, TimingPolicy, measure
+from .timing import TimingPolicy, measure
 
 
 def random_inputs(case: Case, seed: int) -> np.ndarray:
@@ -29,7 +29,6 @@ def run_cell(
     policy: TimingPolicy,
     cache_dir: Path,
     seed: int,
-    timer: BlockTimer | None = None,
 ) -> CellResult:
     inputs = random_inputs(case, seed)
     start = time.perf_counter()
@@ -37,7 +36,7 @@ def run_cell(
     with session:
         session.synchronize()
         load_s = time.perf_counter() - start
-        timing = measure(session.run, timer or SyncedClockTimer(sync=session.synchronize), policy)
+        timing = measure(session.run, session.block_timer(), policy)
         phases = tuple(sorted(getattr(session, "phases", {}).items()))
     return CellResult(
         nodeid=nodeid,

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
     from ..matrix import Case
     from ..models import ModelSource
+    from ..timing import BlockTimer
 
 
 @runtime_checkable
@@ -22,6 +23,10 @@ class Session(Protocol):
 
     def synchronize(self) -> None:
         """Block until all work queued by ``run`` has finished."""
+        ...
+
+    def block_timer(self) -> BlockTimer:
+        """How a block of ``run`` calls is timed: host clock plus ``synchronize`` on CPU, CUDA events on a GPU."""
         ...
 
     def output(self) -> np.ndarray:
@@ -43,6 +48,10 @@ class Backend(Protocol):
 
     def unavailable_reason(self, case: Case, source: ModelSource) -> str | None:
         """None when the cell can run here; otherwise why not and how to fix it (the cell is skipped)."""
+        ...
+
+    def prepare(self, source: ModelSource) -> None:
+        """Work shared by all cells of a model that is not any cell's cold start (e.g. building the torch module)."""
         ...
 
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> Session:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu
+from ..timing import BlockTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,6 +32,9 @@ class OnnxRuntimeSession:
     def synchronize(self) -> None:
         # run() with host feeds returns host outputs: the device work is done when it returns.
         return None
+
+    def block_timer(self) -> BlockTimer:
+        return SyncedClockTimer(sync=self.synchronize)
 
     def output(self) -> np.ndarray:
         return self._out[0].astype("float32")
@@ -72,6 +76,10 @@ class OnnxRuntimeBackend:
         if source.onnx_file is None and not source.is_torch:
             return f"{case.id}: model {source.name!r} gives neither an ONNX file nor a torch model to export"
         return None
+
+    def prepare(self, source: ModelSource) -> None:
+        if source.onnx_file is None:
+            source.torch_module()  # the export itself is cold start; building the module is not
 
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> OnnxRuntimeSession:
         import time

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu
+from ..timing import BlockTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,6 +36,9 @@ class TorchSession:
     def synchronize(self) -> None:
         if self._device == "cuda":
             self._torch.cuda.synchronize()
+
+    def block_timer(self) -> BlockTimer:
+        return SyncedClockTimer(sync=self.synchronize)
 
     def output(self) -> np.ndarray:
         self.synchronize()
@@ -71,6 +75,9 @@ class TorchBackend:
             return f"{case.id}: fp16 on CPU is not a deployment target for torch eager; use fp32 or bf16 on cpu"
         del torch
         return None
+
+    def prepare(self, source: ModelSource) -> None:
+        source.torch_module()
 
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
         import copy
