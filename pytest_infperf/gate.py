@@ -53,6 +53,20 @@ class Verdict:
     baseline_source: str = ""
     detail: str = ""
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status.value,
+            "current_median_s": self.current_median,
+            "baseline_median_s": self.baseline_median,
+            "change": self.change,
+            "limit": self.limit,
+            "sigma": self.sigma,
+            "baseline_runs": self.baseline_runs,
+            "p_value": self.p_value,
+            "baseline": self.baseline_source,
+            "detail": self.detail,
+        }
+
     @property
     def evidence(self) -> str:
         parts = []

@@ -132,6 +132,8 @@ class ModelSource:
         module = self.torch_module()
         digest = hashlib.sha256(type(module).__qualname__.encode())
         digest.update(repr(module).encode())
+        for cls in sorted({type(m) for m in module.modules()}, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
+            digest.update(_class_source(cls).encode())
         for key, tensor in module.state_dict().items():
             digest.update(key.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -154,6 +156,16 @@ class ModelSource:
             return path, False
         export_onnx(self.torch_module(), input_shape, precision, path)
         return path, True
+
+
+def _class_source(cls: type) -> str:
+    """A module class's source, so that editing ``forward`` invalidates the export cache."""
+    import inspect
+
+    try:
+        return inspect.getsource(cls)
+    except (OSError, TypeError):
+        return f"{cls.__module__}.{cls.__qualname__}"
 
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}

@@ -151,6 +151,15 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
         machine_info["infperf"] = {"schema": SCHEMA, "fingerprint": fp.key, "fields": fp.as_dict}
 
 
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
+    """Each compared cell carries its verdict in the JSON (--benchmark-json, saves), for CI and tools to read."""
+    verdicts = config.stash.get(state.VERDICTS, {})
+    for bench in output_json.get("benchmarks", []):
+        verdict = verdicts.get(bench.get("fullname"))
+        if verdict is not None:
+            bench.setdefault("extra_info", {})["infperf_verdict"] = verdict.to_json()
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "infperf" not in metafunc.fixturenames:
         return

@@ -119,3 +119,33 @@ def measure(fn: Callable[[], object], timer: BlockTimer, policy: TimingPolicy) -
         warmup_settled=settled,
         measure_time=spent,
     )
+
+
+class CudaEventTimer:
+    """CUDA events around a block on the current stream: device time, with the host's enqueue time kept beside it.
+
+    The host enqueue time of a block (clock read before the first launch and after the last, before waiting) tells
+    whether a cell is launch-bound: when enqueueing takes about as long as the device work, the GPU is waiting on the
+    host, and the number measures the host path (as trtexec's enqueue-time diagnosis does).
+    """
+
+    def __init__(self, clock: Clock = time.perf_counter) -> None:
+        import torch
+
+        self._torch = torch
+        self._clock = clock
+        self.host_enqueue: list[float] = []  # seconds per call, one entry per block
+
+    def time_block(self, fn: Callable[[], object], n: int) -> float:
+        torch = self._torch
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        torch.cuda.current_stream().synchronize()
+        host_start = self._clock()
+        start.record()
+        for _ in range(n):
+            fn()
+        end.record()
+        self.host_enqueue.append((self._clock() - host_start) / n)
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3

@@ -246,3 +246,15 @@ def test_pytest_benchmark_compare_cli_reads_the_baselines(fake_suite, monkeypatc
     assert proc.returncode == 0, proc.stderr
     assert "test_net[fake-cpu-fp32-b8] (0001_main)" in proc.stdout
     assert "test_net[fake-cpu-fp32-b8] (0002_main)" in proc.stdout
+
+
+def test_verdicts_are_written_into_the_json(fake_suite, monkeypatch):
+    save_runs(fake_suite, "main", 3, monkeypatch)
+    monkeypatch.setenv("INFPERF_FAKE_SLOWDOWN", "2")
+    result = run_fake(fake_suite, "--benchmark-compare", "--benchmark-json=out.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    data = load_json(fake_suite.path / "out.json")
+    verdicts = {b["param"]: b["extra_info"]["infperf_verdict"] for b in data["benchmarks"]}
+    assert {v["status"] for v in verdicts.values()} == {"regressed"}
+    assert verdicts["fake-cpu-fp32-b8"]["baseline_runs"] == 3
+    assert verdicts["fake-cpu-fp32-b8"]["change"] == pytest.approx(1.0, abs=0.15)

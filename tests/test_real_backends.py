@@ -1,0 +1,155 @@
+"""torch and onnxruntime on the CPU with a small real model: real timing, real exports, real regressions."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+onnxruntime = pytest.importorskip("onnxruntime")
+import onnx  # noqa: E402,F401  # imported before pytester's in-process runs, which cannot re-import C extensions
+
+TINY = '''
+import os
+
+import pytest
+import torch
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self, blocks):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.blocks = torch.nn.Sequential(
+            *[torch.nn.Sequential(torch.nn.Conv2d(16, 16, 3, padding=1), torch.nn.ReLU()) for _ in range(blocks)]
+        )
+        self.head = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.blocks(torch.relu(self.stem(x))).mean((2, 3)))
+
+
+def tiny():
+    # TINY_BLOCKS injects a real slowdown: more layers, more work, in torch and in the ONNX export alike
+    return Tiny(int(os.environ.get("TINY_BLOCKS", "4")))
+
+
+@pytest.mark.infperf(model=tiny, input_shape=(3, 32, 32))
+def test_tiny(infperf):
+    infperf.benchmark()
+'''
+
+ARGS = ("--infperf-backends=torch,onnxruntime", "--infperf-devices=cpu", "--infperf-batches=4",
+        "--benchmark-max-time=0.4", "--benchmark-min-rounds=15")
+
+
+@pytest.fixture
+def tiny_suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\ninfperf_storage = baselines\n")
+    pytester.makepyfile(test_tiny=TINY)
+    return pytester
+
+
+def test_real_slowdown_fails_the_gate_and_aa_passes(tiny_suite, monkeypatch):
+    monkeypatch.setenv("TINY_BLOCKS", "4")
+    for _ in range(3):
+        assert tiny_suite.runpytest(*ARGS, "--benchmark-save=main").ret == 0
+    same = tiny_suite.runpytest(*ARGS, "--benchmark-compare")
+    assert same.ret == 0, same.stdout.str()
+    assert "regressed" not in same.stdout.str()
+
+    monkeypatch.setenv("TINY_BLOCKS", "12")  # about 2.5x the work
+    slow = tiny_suite.runpytest(*ARGS, "--benchmark-compare")
+    assert slow.ret == pytest.ExitCode.TESTS_FAILED, slow.stdout.str()
+    slow.assert_outcomes(failed=2)
+    slow.stdout.fnmatch_lines([
+        "*regressed cells (gate: fail):*",
+        "*test_tiny?torch-cpu-fp32-b4?*regressed*",
+        "*test_tiny?onnxruntime-cpu-fp32-b4?*regressed*",
+    ])
+
+
+def test_onnx_export_is_cached_and_invalidated_by_a_model_change(tiny_suite, monkeypatch):
+    args = ("--infperf-backends=onnxruntime", "--infperf-devices=cpu", "--infperf-batches=1,2",
+            "--benchmark-max-time=0.05")
+    monkeypatch.setenv("TINY_BLOCKS", "4")
+    first = tiny_suite.runpytest(*args, "--benchmark-save=x")
+    assert first.ret == 0
+    cache = sorted((tiny_suite.path / ".pytest_cache" / "d" / "infperf-onnx").glob("*.onnx"))
+    assert len(cache) == 1  # one export serves both batches (dynamic batch axis)
+    assert tiny_suite.runpytest(*args).ret == 0
+    assert len(list(cache[0].parent.glob("*.onnx"))) == 1
+    monkeypatch.setenv("TINY_BLOCKS", "5")
+    assert tiny_suite.runpytest(*args).ret == 0
+    assert len(list(cache[0].parent.glob("*.onnx"))) == 2
+    saved = next((tiny_suite.path / "baselines").glob("*/0001_x.json")).read_text()
+    assert '"export_s"' in saved  # the first cell paid for the export, recorded as cold start
+
+
+def test_onnx_file_model_runs_on_onnxruntime_and_torch_skips(pytester: pytest.Pytester):
+    pytester.makepyfile(tinymodel=TINY.replace("@pytest.mark.infperf", "@pytest.mark.skip\n@pytest.mark.infperf"))
+    sys.path.insert(0, str(pytester.path))
+    try:
+        import tinymodel
+
+        model = tinymodel.tiny().eval()
+        torch.onnx.export(model, (torch.randn(1, 3, 32, 32),), str(pytester.path / "tiny.onnx"),
+                          input_names=["input"], dynamic_axes={"input": {0: "batch"}}, dynamo=False)
+    finally:
+        sys.path.remove(str(pytester.path))
+        sys.modules.pop("tinymodel", None)
+    pytester.makepyfile(test_file='''
+import pytest
+
+@pytest.mark.infperf(model="tiny.onnx", input_shape=(3, 32, 32))
+def test_file(infperf):
+    infperf.benchmark()
+''')
+    result = pytester.runpytest("test_file.py", "--infperf-devices=cpu", "--infperf-batches=2",
+                                "--benchmark-max-time=0.05", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*torch-cpu-fp32-b2: model 'tiny' is an ONNX file; the torch backend needs*"])
+
+
+def test_missing_backend_library_skips_with_the_install_command(tiny_suite, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    result = tiny_suite.runpytest("--infperf-devices=cpu", "--infperf-batches=1", "--benchmark-max-time=0.05",
+                                  "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert (
+        "onnxruntime-cpu-fp32-b1: onnxruntime is not installed; pip install 'pytest-infperf[onnxruntime]'"
+        in result.stdout.str()
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU; the skip path is for CPU machines")
+def test_cuda_without_gpu_skips_with_reason(tiny_suite):
+    result = tiny_suite.runpytest("--infperf-devices=cuda", "--infperf-batches=1", "-rs")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*torch-cuda-fp32-b1: CUDA is not available here*--infperf-devices=cpu*"])
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        ("def broken():\n    raise RuntimeError('weights missing')\n",
+         "*torch-cpu-fp32-b1: model factory 'broken' raised RuntimeError: weights missing*"),
+        ("def broken():\n    return 'not a module'\n",
+         "*model factory 'broken' returned str, not a torch.nn.Module*"),
+    ],
+)
+def test_broken_factory_fails_the_cell_with_a_message(pytester: pytest.Pytester, factory, message):
+    pytester.makepyfile(test_broken=f'''
+import pytest
+
+{factory}
+
+@pytest.mark.infperf(model=broken, input_shape=(3, 8, 8))
+def test_b(infperf):
+    infperf.benchmark()
+''')
+    result = pytester.runpytest("--infperf-backends=torch", "--infperf-devices=cpu", "--infperf-batches=1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str()
