@@ -79,13 +79,21 @@ class InfPerf:
                 smoke_cell(self.case, backend, source, self._cache_dir(), settings.seed)
                 return None
             result = run_cell(
-                self.request.node.nodeid, self.case, backend, source, settings.timing, self._cache_dir(), settings.seed
+                self.request.node.nodeid, self.case, backend, source, settings.timing, self._cache_dir(),
+                settings.seed, reference=source.reference_output if settings.check_outputs else None,
             )
         except ModelError as exc:
             pytest.fail(f"{self.case.id}: {exc}", pytrace=False)
         record_in_pytest_benchmark(self._benchmark, result)
         config.stash[state.RESULTS].append(result)
         self.result = result
+        if result.check is not None and not result.check.ok:
+            pytest.fail(
+                f"{self.case.id}: output differs from the {result.check.reference} reference: max relative error "
+                f"{result.check.max_rel_error:.3g} > {result.check.tolerance:g} for {self.case.precision}; "
+                "a fast but wrong result is not a result",
+                pytrace=False,
+            )
         self._apply_gate(result)
         return result
 

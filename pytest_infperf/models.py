@@ -125,6 +125,29 @@ class ModelSource:
             self._module = module.eval()
         return self._module
 
+    def reference_output(self, inputs: Any) -> Any:
+        """fp32 output on the CPU for these inputs: torch for a torch model, onnxruntime for an ONNX file. Cached per
+        input shape (inputs are seeded, so one shape means one input)."""
+        import numpy as np
+
+        key = tuple(inputs.shape)
+        cache = self.__dict__.setdefault("_references", {})
+        if key not in cache:
+            if self.factory is not None:
+                import torch
+
+                with torch.inference_mode():
+                    out = self.torch_module()(torch.from_numpy(inputs))
+                out = out[0] if isinstance(out, (tuple, list)) else out
+                cache[key] = out.float().numpy().astype(np.float64)
+            else:
+                import onnxruntime
+
+                session = onnxruntime.InferenceSession(str(self.onnx_file), providers=["CPUExecutionProvider"])
+                feed = {session.get_inputs()[0].name: inputs.astype(np.float32)}
+                cache[key] = session.run(None, feed)[0].astype(np.float64)
+        return cache[key]
+
     def weights_digest(self) -> str:
         """Hash of architecture and weights: the ONNX cache key changes when either changes."""
         if self._digest is not None:

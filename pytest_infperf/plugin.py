@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_infperf_make_backend(config: pytest.Config, name: str) -> Any:
-    return make_backend(name)
+    return make_backend(name, config.stash[state.SETTINGS].backend_options)
 
 
 def _backend_names(config: pytest.Config) -> tuple[str, ...]:
@@ -58,14 +59,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "max_time": config.getoption("benchmark_max_time", 1.0),
         "min_time": config.getoption("benchmark_min_time", 0.0),
     }
-    conf = settings.load(config, _backend_names(config), bench_opts)
+    gpu_present = gpu.gpu_present()
+    conf = settings.load(config, _backend_names(config), bench_opts, gpu_present)
     extra: dict[str, str] = {}
     for fields in config.hook.pytest_infperf_fingerprint(config=config):
         extra.update(fields)
     fp = fingerprint.collect(extra)
-    devices = resolve_devices(conf.selection.devices, gpu.gpu_present())
-    conf = type(conf)(**{**conf.__dict__, "selection": type(conf.selection)(
-        conf.selection.backends, devices, conf.selection.precisions, conf.selection.batches)})
+    selection = conf.selection
+    devices = resolve_devices(selection.devices, gpu_present)
+    conf = dataclasses.replace(conf, selection=dataclasses.replace(selection, devices=devices))
     config.stash[state.SETTINGS] = conf
     config.stash[state.FINGERPRINT] = fp
     config.stash[state.RESULTS] = []

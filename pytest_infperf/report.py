@@ -33,6 +33,7 @@ def results_table(results: Sequence[CellResult], verdicts: Mapping[str, Verdict]
     compare = bool(verdicts)
     if compare:
         headers += ["baseline", "change", "verdict"]
+    headers.append("notes")
     rows = []
     for r in results:
         row = [
@@ -48,6 +49,7 @@ def results_table(results: Sequence[CellResult], verdicts: Mapping[str, Verdict]
                 f"{v.change:+.1%}" if v and v.change is not None else "-",
                 v.status.value if v else "-",
             ]
+        row.append("; ".join(r.notes))
         rows.append(row)
     return _table(headers, rows, right={5, 6, 7, 8, 9, 10, 11, 12, 13})
 

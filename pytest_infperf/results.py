@@ -17,6 +17,32 @@ class ColdStart:
 
 
 @dataclass(frozen=True)
+class OutputCheck:
+    """The cell's output against an fp32 reference on the same input: max |out - ref| / max |ref|."""
+
+    reference: str
+    max_rel_error: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.max_rel_error <= self.tolerance
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Host enqueue time per call next to device time per call: close to 1 means launch-bound."""
+
+    host_enqueue_s: float
+    device_s: float
+    launch_bound: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.host_enqueue_s / self.device_s if self.device_s > 0 else float("inf")
+
+
+@dataclass(frozen=True)
 class CellResult:
     nodeid: str
     model: str
@@ -25,6 +51,29 @@ class CellResult:
     summary: Summary
     cold: ColdStart
     versions: tuple[tuple[str, str], ...]
+    details: tuple[tuple[str, object], ...] = ()  # backend settings that shape the number (channels_last, io, ...)
+    check: OutputCheck | None = None
+    diagnosis: Diagnosis | None = None
+    device_before: tuple[tuple[str, object], ...] = ()  # NVML state at the cell's start and end
+    device_after: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def notes(self) -> list[str]:
+        out = []
+        if self.diagnosis is not None and self.diagnosis.launch_bound:
+            out.append("launch-bound")
+        if self.check is not None and not self.check.ok:
+            out.append("WRONG OUTPUT")
+        if not self.timing.warmup_settled:
+            out.append("warm-up unsettled")
+        from .gpu import THROTTLING
+
+        reasons = set(dict(self.device_before).get("clock_event_reasons", []) or []) | set(
+            dict(self.device_after).get("clock_event_reasons", []) or []
+        )
+        if reasons & THROTTLING:
+            out.append("throttled: " + ",".join(sorted(reasons & THROTTLING)))
+        return out
 
     @property
     def per_image(self) -> float:
@@ -56,4 +105,9 @@ class CellResult:
             },
             "cold_start": {"load_s": self.cold.load_s, "first_call_s": self.cold.first_call_s, **dict(self.cold.phases)},
             "versions": dict(self.versions),
+            "details": dict(self.details),
+            "output_check": asdict(self.check) | {"ok": self.check.ok} if self.check else None,
+            "diagnosis": asdict(self.diagnosis) | {"ratio": self.diagnosis.ratio} if self.diagnosis else None,
+            "device_state": {"start": dict(self.device_before), "end": dict(self.device_after)},
+            "notes": self.notes,
         }

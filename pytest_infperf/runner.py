@@ -1,24 +1,58 @@
-"""Runs one cell end to end: load (cold start), bind random inputs, measure, summarise. No pytest in here."""
+"""Runs one cell end to end: load (cold start), bind random inputs, measure, check the output. No pytest in here."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from . import gpu
 from .backends.base import Backend
 from .matrix import Case
 from .models import ModelSource
-from .results import CellResult, ColdStart
+from .results import CellResult, ColdStart, Diagnosis, OutputCheck
 from .stats import summarize
 from .timing import TimingPolicy, measure
+
+# max |out - ref| / max |ref| allowed against an fp32 reference, per precision; fp32 allows TF32 convolutions
+TOLERANCES = {"fp32": 1e-2, "fp16": 5e-2, "bf16": 1.5e-1, "int8": 2.5e-1}
+LAUNCH_BOUND_RATIO = 0.8
+
+Reference = Callable[[np.ndarray], np.ndarray]
 
 
 def random_inputs(case: Case, seed: int) -> np.ndarray:
     """Standard-normal inputs (never zeros: zeros run measurably faster on some kernels), reproducible per cell."""
     rng = np.random.default_rng(seed)
     return rng.standard_normal(case.batch_shape, dtype=np.float32)
+
+
+def check_output(output: np.ndarray, reference: np.ndarray, precision: str, name: str) -> OutputCheck:
+    out = np.asarray(output, dtype=np.float64).reshape(reference.shape)
+    scale = float(np.max(np.abs(reference))) or 1.0
+    error = float(np.max(np.abs(out - reference))) / scale if out.size else 0.0
+    if not np.all(np.isfinite(out)):
+        error = float("inf")
+    return OutputCheck(reference=name, max_rel_error=error, tolerance=TOLERANCES.get(precision, 1e-2))
+
+
+def _diagnose(timer: object, samples: tuple[float, ...]) -> Diagnosis | None:
+    host = getattr(timer, "host_enqueue", None)
+    if not host:
+        return None
+    host_s = float(np.median(host[-len(samples):]))
+    device_s = float(np.median(samples))
+    return Diagnosis(host_s, device_s, launch_bound=host_s >= LAUNCH_BOUND_RATIO * device_s)
+
+
+def _device_state(case: Case) -> tuple[tuple[str, object], ...]:
+    if case.device != "cuda":
+        return ()
+    import torch
+
+    return tuple(sorted(gpu.device_state(torch.cuda.current_device()).items()))
 
 
 def run_cell(
@@ -29,15 +63,23 @@ def run_cell(
     policy: TimingPolicy,
     cache_dir: Path,
     seed: int,
+    reference: Reference | None = None,
 ) -> CellResult:
     inputs = random_inputs(case, seed)
+    before = _device_state(case)
     start = time.perf_counter()
     session = backend.load(case, source, inputs, cache_dir)
     with session:
         session.synchronize()
         load_s = time.perf_counter() - start
-        timing = measure(session.run, session.block_timer(), policy)
+        timer = session.block_timer()
+        timing = measure(session.run, timer, policy)
+        after = _device_state(case)
+        check = None
+        if reference is not None:
+            check = check_output(session.output(), reference(inputs), case.precision, "torch fp32")
         phases = tuple(sorted(getattr(session, "phases", {}).items()))
+        details = tuple(sorted(getattr(session, "details", {}).items()))
     return CellResult(
         nodeid=nodeid,
         model=source.name,
@@ -46,6 +88,11 @@ def run_cell(
         summary=summarize(timing.samples),
         cold=ColdStart(load_s=load_s, first_call_s=timing.first_call, phases=phases),
         versions=tuple(sorted(backend.versions().items())),
+        details=details,
+        check=check,
+        diagnosis=_diagnose(timer, timing.samples),
+        device_before=before,
+        device_after=after,
     )
 
 

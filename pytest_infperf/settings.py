@@ -7,11 +7,14 @@ from dataclasses import dataclass
 import pytest
 
 from .gate import GateMode, GatePolicy
+from . import presets
 from .matrix import AUTO_DEVICE, DEVICES, PRECISIONS, Selection, parse_batches, parse_choices
 from .timing import TimingPolicy
 
 # (name, help, ini default); the command line wins over ini.
 OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("preset", f"named matrix filling the axes not given on the command line: {', '.join(presets.PRESETS)}, "
+     "or auto (gpu when a GPU is visible, else cpu); empty for none", ""),
     ("backends", "comma list of backends to measure", "torch,onnxruntime"),
     ("devices", "comma list of devices: cpu, cuda, or auto (cuda when a GPU is visible, else cpu)", "auto"),
     ("precisions", "comma list of precisions: fp32, fp16, bf16, int8", "fp32"),
@@ -19,6 +22,7 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("gate", "what a regressed cell does when comparing: fail (default), warn, off", "fail"),
     ("threshold", "relative change in percent below which a cell counts as unchanged", "10"),
     ("history", "baseline runs saved under the compared run's name that the gate uses for between-run noise", "5"),
+    ("reference", "cell id (e.g. torch-cpu-fp32-b16) that the table's speedup column is relative to", ""),
 )
 INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("noise_prior", "between-run noise (percent, sigma) assumed when the baseline has a single run", "10"),
@@ -27,7 +31,21 @@ INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("storage", "baseline folder relative to the rootdir, used when --benchmark-storage is not given", ""),
     ("seed", "seed for model weights and inputs", "0"),
     ("min_block_time", "seconds each timed block lasts at least (amortises device synchronisation)", "0.005"),
+    ("channels_last", "torch on cuda: channels_last memory format: auto (on for cuda), on, off", "auto"),
+    ("tf32", "torch fp32 on cuda: TF32 matmul/convolution: default (torch's), on, off", "default"),
+    ("ort_cuda_options", "extra CUDAExecutionProvider options, e.g. cudnn_conv_algo_search=HEURISTIC,prefer_nhwc=1",
+     ""),
+    ("check_outputs", "compare each cell's output with an fp32 torch reference: on, off", "on"),
 )
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Knobs the backends read; recorded with each cell."""
+
+    channels_last: str = "auto"
+    tf32: str = "default"
+    ort_cuda_options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,10 @@ class Settings:
     seed: int
     timing: TimingPolicy
     storage: str
+    preset: str
+    reference: str
+    backend_options: BackendOptions
+    check_outputs: bool
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -72,21 +94,53 @@ def _number(config: pytest.Config, name: str, low: float, high: float, integer: 
     return value
 
 
-def load(config: pytest.Config, backend_names: tuple[str, ...], benchmark_options: dict[str, object]) -> Settings:
-    raw, where = _raw(config, "backends")
-    backends = parse_choices(where, raw, backend_names)
-    raw, where = _raw(config, "devices")
-    devices = parse_choices(where, raw, (*DEVICES, AUTO_DEVICE))
-    raw, where = _raw(config, "precisions")
-    precisions = parse_choices(where, raw, PRECISIONS)
-    raw, where = _raw(config, "batches")
-    batches = parse_batches(where, raw)
-    raw, where = _raw(config, "gate")
-    modes = [m.value for m in GateMode]
-    chosen = parse_choices(where, raw, modes)
+def _axis(config: pytest.Config, name: str, preset: str) -> tuple[str, str]:
+    """An axis: the command line, else the preset, else ini."""
+    if getattr(config.option, f"infperf_{name}", None) is None and preset:
+        return presets.PRESETS[preset][name], f"--infperf-preset={preset} ({name})"
+    return _raw(config, name)
+
+
+def _choice(config: pytest.Config, name: str, choices: tuple[str, ...]) -> str:
+    raw, where = _raw(config, name)
+    chosen = parse_choices(where, raw, choices)
     if len(chosen) != 1:
-        raise pytest.UsageError(f"{where}: give one mode, not {raw!r}; choose one of {', '.join(modes)}")
-    gate = GateMode(chosen[0])
+        raise pytest.UsageError(f"{where}: give one value, not {raw!r}; choose one of {', '.join(choices)}")
+    return chosen[0]
+
+
+def _pairs(config: pytest.Config, name: str) -> tuple[tuple[str, str], ...]:
+    raw, where = _raw(config, name)
+    pairs = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise pytest.UsageError(f"{where}: {item!r} is not key=value; write e.g. cudnn_conv_algo_search=HEURISTIC")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
+def load(
+    config: pytest.Config,
+    backend_names: tuple[str, ...],
+    benchmark_options: dict[str, object],
+    gpu_present: bool,
+) -> Settings:
+    raw, where = _raw(config, "preset")
+    preset = ""
+    if raw.strip():
+        preset = presets.resolve(_choice(config, "preset", (*presets.PRESETS, presets.AUTO)), gpu_present)
+    raw, where = _axis(config, "backends", preset)
+    backends = parse_choices(where, raw, backend_names)
+    raw, where = _axis(config, "devices", preset)
+    devices = parse_choices(where, raw, (*DEVICES, AUTO_DEVICE))
+    raw, where = _axis(config, "precisions", preset)
+    precisions = parse_choices(where, raw, PRECISIONS)
+    raw, where = _axis(config, "batches", preset)
+    batches = parse_batches(where, raw)
+    gate = GateMode(_choice(config, "gate", tuple(m.value for m in GateMode)))
 
     policy = GatePolicy(
         threshold=_number(config, "threshold", 0, 1000) / 100,
@@ -110,4 +164,12 @@ def load(config: pytest.Config, backend_names: tuple[str, ...], benchmark_option
         seed=int(_number(config, "seed", 0, 2**31 - 1, integer=True)),
         timing=timing,
         storage=str(config.getini("infperf_storage")),
+        preset=preset,
+        reference=_raw(config, "reference")[0].strip(),
+        backend_options=BackendOptions(
+            channels_last=_choice(config, "channels_last", ("auto", "on", "off")),
+            tf32=_choice(config, "tf32", ("default", "on", "off")),
+            ort_cuda_options=_pairs(config, "ort_cuda_options"),
+        ),
+        check_outputs=_choice(config, "check_outputs", ("on", "off")) == "on",
     )

@@ -46,7 +46,7 @@ def test_auto_device_is_cpu_without_gpu(fake_suite, monkeypatch):
 @pytest.mark.parametrize(
     ("arg", "message"),
     [
-        ("--infperf-backends=tensorflow", "*--infperf-backends: unknown 'tensorflow'; choose from torch, onnxruntime*"),
+        ("--infperf-backends=tensorflow", "*--infperf-backends: unknown 'tensorflow'; choose from torch, torch-cudagraph, torch-compile, torch-compile-cudagraphs, onnxruntime, onnxruntime-host, onnxruntime-cudagraph, fake*"),
         ("--infperf-devices=tpu", "*--infperf-devices: unknown 'tpu'; choose from cpu, cuda, auto*"),
         ("--infperf-precisions=fp8", "*--infperf-precisions: unknown 'fp8'; choose from fp32, fp16, bf16, int8*"),
         ("--infperf-batches=0", "*--infperf-batches: batch 0 is not positive*"),
@@ -112,3 +112,37 @@ def test_unsupported_cell_is_skipped_with_reason(fake_suite):
     result = run_fake(fake_suite, "--infperf-precisions=int8", "-rs")
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*fake-cpu-int8-b1: the fake backend has no int8 path*"])
+
+
+def test_preset_fills_axes_not_given_on_the_command_line(fake_suite):
+    from pytest_infperf import presets
+
+    result = fake_suite.runpytest("-p", "infperf_fake", "--infperf-preset=cpu", "--infperf-backends=fake",
+                                  "--collect-only", "-q")
+    batches = presets.PRESETS["cpu"]["batches"].split(",")
+    assert collected_ids(result) == [f"fake-cpu-fp32-b{b}" for b in batches]
+
+
+def test_auto_preset_without_gpu_is_the_cpu_preset(fake_suite, monkeypatch):
+    from pytest_infperf import gpu
+
+    monkeypatch.setattr(gpu, "gpu_present", lambda: False)
+    result = fake_suite.runpytest("-p", "infperf_fake", "--infperf-preset=auto", "--infperf-backends=fake",
+                                  "--collect-only", "-q")
+    assert collected_ids(result) == ["fake-cpu-fp32-b1", "fake-cpu-fp32-b4", "fake-cpu-fp32-b8"]
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        ("--infperf-preset=huge", "*--infperf-preset: unknown 'huge'; choose from cpu, gpu, seed002, auto*"),
+        ("-o infperf_channels_last=maybe", "*ini infperf_channels_last: unknown 'maybe'; choose from auto, on, off*"),
+        ("-o infperf_tf32=yes", "*ini infperf_tf32: unknown 'yes'; choose from default, on, off*"),
+        ("-o infperf_ort_cuda_options=prefer_nhwc", "*ini infperf_ort_cuda_options: 'prefer_nhwc' is not key=value*"),
+        ("-o infperf_check_outputs=sometimes", "*ini infperf_check_outputs: unknown 'sometimes'; choose from on, off*"),
+    ],
+)
+def test_bad_backend_options_are_usage_errors(fake_suite, arg, message):
+    result = fake_suite.runpytest("-p", "infperf_fake", *arg.split(" "))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])

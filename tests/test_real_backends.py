@@ -153,3 +153,46 @@ def test_b(infperf):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([message])
     assert "Traceback" not in result.stdout.str()
+
+
+WRONG_BACKEND = '''
+from pytest_infperf.backends.torch_backend import TorchBackend
+
+
+class WrongBackend(TorchBackend):
+    """Fast but wrong: scales the model's output."""
+
+    name = "torch-wrong"
+
+    def load(self, case, source, inputs, cache_dir):
+        session = super().load(case, source, inputs, cache_dir)
+        call = session._call
+        session._call = lambda x: call(x) * 1.5
+        return session
+
+
+def pytest_infperf_backend_names(config):
+    return ["torch-wrong"]
+
+
+def pytest_infperf_make_backend(config, name):
+    return WrongBackend() if name == "torch-wrong" else None
+'''
+
+
+def test_wrong_output_fails_the_cell_and_right_output_passes(tiny_suite):
+    tiny_suite.makeconftest(WRONG_BACKEND)
+    result = tiny_suite.runpytest("--infperf-backends=torch,torch-wrong,onnxruntime", "--infperf-devices=cpu",
+                                  "--infperf-batches=2", "--benchmark-max-time=0.05")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*torch-wrong-cpu-fp32-b2: output differs from the torch fp32 reference: max relative error * > 0.01 for fp32*",
+        "*WRONG OUTPUT*",
+    ])
+    saved = tiny_suite.runpytest("--infperf-backends=onnxruntime", "--infperf-devices=cpu", "--infperf-batches=2",
+                                 "--benchmark-max-time=0.05", "--benchmark-json=out.json")
+    assert saved.ret == 0
+    import json
+
+    check = json.loads((tiny_suite.path / "out.json").read_text())["benchmarks"][0]["extra_info"]["infperf"]
+    assert check["output_check"]["ok"] and check["output_check"]["max_rel_error"] < 1e-4

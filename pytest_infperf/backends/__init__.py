@@ -6,16 +6,28 @@ import importlib
 
 from .base import Backend, Session
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..settings import BackendOptions
+
+_TORCH = "pytest_infperf.backends.torch_backend"
+_ORT = "pytest_infperf.backends.onnxruntime_backend"
 REGISTRY: dict[str, str] = {
-    "torch": "pytest_infperf.backends.torch_backend:TorchBackend",
-    "onnxruntime": "pytest_infperf.backends.onnxruntime_backend:OnnxRuntimeBackend",
+    "torch": f"{_TORCH}:TorchBackend",
+    "torch-cudagraph": f"{_TORCH}:TorchCudaGraphBackend",
+    "torch-compile": f"{_TORCH}:TorchCompileBackend",
+    "torch-compile-cudagraphs": f"{_TORCH}:TorchCompileCudaGraphsBackend",
+    "onnxruntime": f"{_ORT}:OnnxRuntimeBackend",
+    "onnxruntime-host": f"{_ORT}:OnnxRuntimeHostBackend",
+    "onnxruntime-cudagraph": f"{_ORT}:OnnxRuntimeCudaGraphBackend",
 }
 
 
-def make_backend(name: str) -> Backend:
+def make_backend(name: str, options: BackendOptions) -> Backend:
     module_name, _, attr = REGISTRY[name].partition(":")
     cls = getattr(importlib.import_module(module_name), attr)
-    return cls()
+    return cls(options)
 
 
 __all__ = ["REGISTRY", "Backend", "Session", "make_backend"]

@@ -1,7 +1,13 @@
-"""ONNX Runtime backend: CPUExecutionProvider (CUDA provider when onnxruntime-gpu is installed)."""
+"""ONNX Runtime backends.
+
+``onnxruntime``: CPUExecutionProvider on cpu; on cuda the CUDAExecutionProvider with IO binding: input and output
+live on the device, so a call measures inference, not host copies. ``onnxruntime-host`` is the explicit end-to-end
+variant (numpy in, numpy out: H2D and D2H included). ``onnxruntime-cudagraph`` turns on the provider's CUDA graph.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,36 +19,47 @@ if TYPE_CHECKING:
 
     from ..matrix import Case
     from ..models import ModelSource
+    from ..settings import BackendOptions
 
-_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 _NUMPY = {"fp32": "float32", "fp16": "float16"}
 
 
+def _cuda_sync() -> None:
+    """Drain the whole device (ORT runs on its own stream). ORT's Run already waits for its stream by default;
+    this makes the block boundary explicit and independent of that default."""
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 class OnnxRuntimeSession:
-    def __init__(self, session: Any, feed: dict[str, Any], phases: dict[str, float]) -> None:
-        self.phases = phases
+    def __init__(self, session: Any, run: Any, output: Any, device: str, details: dict, phases: dict) -> None:
         self._session = session
-        self._feed = feed
-        self._out: Any = None
+        self._run = run
+        self._output = output
+        self._device = device
+        self.details = details
+        self.phases = phases
+        self._keep: Any = None
 
     def run(self) -> object:
-        self._out = self._session.run(None, self._feed)
-        return self._out
+        return self._run()
 
     def synchronize(self) -> None:
-        # run() with host feeds returns host outputs: the device work is done when it returns.
-        return None
+        if self._device == "cuda":
+            _cuda_sync()
 
     def block_timer(self) -> BlockTimer:
         return SyncedClockTimer(sync=self.synchronize)
 
     def output(self) -> np.ndarray:
-        return self._out[0].astype("float32")
+        return self._output().astype("float32")
 
     def close(self) -> None:
-        self._session = None
-        self._feed = {}
-        self._out = None
+        self._session = self._run = self._output = self._keep = None
 
     def __enter__(self) -> OnnxRuntimeSession:
         return self
@@ -53,6 +70,13 @@ class OnnxRuntimeSession:
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
+    io_binding = True
+    cuda_graph = False
+
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        from ..settings import BackendOptions
+
+        self.options = options or BackendOptions()
 
     def unavailable_reason(self, case: Case, source: ModelSource) -> str | None:
         try:
@@ -60,44 +84,121 @@ class OnnxRuntimeBackend:
         except ImportError:
             return f"{case.id}: onnxruntime is not installed; pip install 'pytest-infperf[onnxruntime]'"
         if case.precision not in _NUMPY:
-            return f"{case.id}: onnxruntime runs fp32 and fp16 here; {case.precision} is not supported yet"
+            return (f"{case.id}: {self.name} runs fp32 and fp16 exports; {case.precision} has no export/kernels here "
+                    "(int8 comes from a quantized model)")
         if case.device == "cpu" and case.precision != "fp32":
-            return f"{case.id}: onnxruntime on cpu is measured in fp32 only; use fp32 on cpu"
+            return f"{case.id}: {self.name} on cpu is measured in fp32 only; use fp32 on cpu"
+        if case.device == "cpu" and self.cuda_graph:
+            return f"{case.id}: {self.name} uses CUDA graphs; select --infperf-devices=cuda"
         if case.device == "cuda":
             reason = gpu.cuda_unavailable_reason(case.id)
             if reason:
                 return reason
-            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            providers = onnxruntime.get_available_providers()
+            if "CUDAExecutionProvider" not in providers:
                 return (
-                    f"{case.id}: this onnxruntime has no CUDAExecutionProvider "
-                    f"(providers: {', '.join(onnxruntime.get_available_providers())}); "
+                    f"{case.id}: this onnxruntime has no CUDAExecutionProvider (providers: {', '.join(providers)}); "
                     "pip uninstall onnxruntime && pip install onnxruntime-gpu"
                 )
-        if source.onnx_file is None and not source.is_torch:
-            return f"{case.id}: model {source.name!r} gives neither an ONNX file nor a torch model to export"
+        if source.onnx_file is not None and case.precision != "fp32":
+            return f"{case.id}: model {source.name!r} is a given ONNX file; only its own precision (fp32) is measured"
         return None
 
     def prepare(self, source: ModelSource) -> None:
         if source.onnx_file is None:
             source.torch_module()  # the export itself is cold start; building the module is not
 
-    def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> OnnxRuntimeSession:
-        import time
+    def _provider_options(self) -> dict[str, str]:
+        options = dict(self.options.ort_cuda_options)
+        if self.cuda_graph:
+            options["enable_cuda_graph"] = "1"
+        return options
 
+    def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> OnnxRuntimeSession:
         import onnxruntime
 
         start = time.perf_counter()
         path, exported = source.onnx_path(case.input_shape, case.precision, cache_dir)
         phases = {"export_s": time.perf_counter() - start} if exported else {}
         start = time.perf_counter()
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = onnxruntime.InferenceSession(str(path), options, providers=[_PROVIDERS[case.device]])
+        so = onnxruntime.SessionOptions()
+        so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if case.device == "cuda":
+            if hasattr(onnxruntime, "preload_dlls"):
+                onnxruntime.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels (or those torch brought)
+            providers: list[Any] = [("CUDAExecutionProvider", self._provider_options())]
+        else:
+            providers = ["CPUExecutionProvider"]
+        session = onnxruntime.InferenceSession(str(path), so, providers=providers)
+        if case.device == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
+            raise RuntimeError(f"{case.id}: onnxruntime fell back to {session.get_providers()}; the CUDA provider did "
+                               "not load (check CUDA/cuDNN libraries)")
         phases["session_s"] = time.perf_counter() - start
         name = session.get_inputs()[0].name
-        return OnnxRuntimeSession(session, {name: inputs.astype(_NUMPY[case.precision])}, phases)
+        x = inputs.astype(_NUMPY[case.precision])
+        details: dict[str, object] = {
+            "providers": session.get_providers(),
+            "provider_options": {k: v for k, v in session.get_provider_options().items()
+                                 if k == session.get_providers()[0]},
+            "io": "device" if (case.device == "cuda" and self.io_binding) else "host",
+        }
+        if case.device == "cuda" and self.io_binding:
+            run, output, keep = self._bind(onnxruntime, session, name, x)
+        else:
+            last: dict[str, Any] = {}
+
+            def run() -> Any:
+                last["out"] = session.run(None, {name: x})
+                return last["out"]
+
+            def output() -> Any:
+                return last["out"][0]
+
+            keep = None
+        result = OnnxRuntimeSession(session, run, output, case.device, details, phases)
+        result._keep = keep
+        return result
+
+    def _bind(self, onnxruntime: Any, session: Any, name: str, x: np.ndarray) -> tuple[Any, Any, Any]:
+        """Device-resident input and a preallocated device output (fixed addresses, as CUDA graphs require)."""
+        import numpy as np
+
+        x_dev = onnxruntime.OrtValue.ortvalue_from_numpy(x, "cuda", 0)
+        meta = session.get_outputs()[0]
+        shape = [x.shape[0] if i == 0 and not isinstance(d, int) else d for i, d in enumerate(meta.shape)]
+        if not all(isinstance(d, int) for d in shape):
+            raise RuntimeError(f"output {meta.name!r} has symbolic dims {meta.shape} beyond the batch; "
+                               "use onnxruntime-host for this model")
+        dtype = np.float16 if meta.type == "tensor(float16)" else np.float32
+        y_dev = onnxruntime.OrtValue.ortvalue_from_shape_and_type(shape, dtype, "cuda", 0)
+        binding = session.io_binding()
+        binding.bind_ortvalue_input(name, x_dev)
+        binding.bind_ortvalue_output(session.get_outputs()[0].name, y_dev)
+
+        def run() -> Any:
+            session.run_with_iobinding(binding)
+            return y_dev
+
+        def output() -> Any:
+            return y_dev.numpy()
+
+        return run, output, (x_dev, y_dev, binding)
 
     def versions(self) -> dict[str, str]:
         import onnxruntime
 
-        return {"onnxruntime": onnxruntime.__version__}
+        return {"onnxruntime": onnxruntime.__version__, "onnxruntime_device": onnxruntime.get_device()}
+
+
+class OnnxRuntimeHostBackend(OnnxRuntimeBackend):
+    """End to end: numpy input and output through ``run()``, host/device copies included in every call."""
+
+    name = "onnxruntime-host"
+    io_binding = False
+
+
+class OnnxRuntimeCudaGraphBackend(OnnxRuntimeBackend):
+    """CUDAExecutionProvider with ``enable_cuda_graph=1`` (requires IO binding with fixed addresses)."""
+
+    name = "onnxruntime-cudagraph"
+    cuda_graph = True

@@ -1,36 +1,46 @@
-"""PyTorch eager backend (CPU and CUDA)."""
+"""PyTorch backends: eager (CPU and CUDA), eager replayed as a CUDA graph, and torch.compile (inductor)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu
-from ..timing import BlockTimer, SyncedClockTimer
+from ..timing import BlockTimer, CudaEventTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..matrix import Case
     from ..models import ModelSource
+    from ..settings import BackendOptions
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 class TorchSession:
-    def __init__(self, model: Any, inputs: Any, device: str) -> None:
+    """A model on its device and precision with its input bound. Inference mode is held while the session is open,
+    so that entering it is not part of every timed call."""
+
+    def __init__(
+        self, call: Any, inputs: Any, device: str, details: dict[str, object], restore: list[Any] | None = None
+    ) -> None:
         import torch
 
         self._torch = torch
-        self._model = model
+        self._call = call
         self._inputs = inputs
         self._device = device
         self._out: Any = None
-        self._mode = torch.inference_mode()
+        self._modes = contextlib.ExitStack()
+        for undo in restore or []:
+            self._modes.callback(undo)
+        self.details = details
+        self.phases: dict[str, float] = {}
 
     def run(self) -> object:
-        with self._mode:
-            self._out = self._model(self._inputs)
+        self._out = self._call(self._inputs)
         return self._out
 
     def synchronize(self) -> None:
@@ -38,19 +48,24 @@ class TorchSession:
             self._torch.cuda.synchronize()
 
     def block_timer(self) -> BlockTimer:
+        if self._device == "cuda":
+            return CudaEventTimer()
         return SyncedClockTimer(sync=self.synchronize)
 
     def output(self) -> np.ndarray:
         self.synchronize()
-        return self._out.detach().float().cpu().numpy()
+        out = self._out[0] if isinstance(self._out, (tuple, list)) else self._out
+        return out.detach().float().cpu().numpy()
 
     def close(self) -> None:
-        self._model = self._inputs = self._out = None
+        self._modes.close()
+        self._call = self._inputs = self._out = None
         if self._device == "cuda":
             self._torch.cuda.synchronize()
             self._torch.cuda.empty_cache()
 
     def __enter__(self) -> TorchSession:
+        self._modes.enter_context(self._torch.inference_mode())
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -58,7 +73,15 @@ class TorchSession:
 
 
 class TorchBackend:
+    """Eager PyTorch. On CUDA: channels_last (option) and TF32 state for fp32 (option), both recorded per cell."""
+
     name = "torch"
+    cuda_only = False
+
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        from ..settings import BackendOptions
+
+        self.options = options or BackendOptions()
 
     def unavailable_reason(self, case: Case, source: ModelSource) -> str | None:
         try:
@@ -66,20 +89,45 @@ class TorchBackend:
         except ImportError:
             return f"{case.id}: torch is not installed; pip install 'pytest-infperf[torch]'"
         if not source.is_torch:
-            return f"{case.id}: model {source.name!r} is an ONNX file; the torch backend needs a torch model factory"
+            return f"{case.id}: model {source.name!r} is an ONNX file; the {self.name} backend needs a torch model"
         if case.precision not in _DTYPES:
-            return f"{case.id}: torch eager has no {case.precision} path here; use fp32, fp16 or bf16"
+            return f"{case.id}: {self.name} has no {case.precision} path; use fp32, fp16 or bf16"
+        if self.cuda_only and case.device != "cuda":
+            return f"{case.id}: {self.name} replays CUDA graphs and runs on cuda only; select --infperf-devices=cuda"
         if case.device == "cuda":
             return gpu.cuda_unavailable_reason(case.id)
-        if case.device == "cpu" and case.precision == "fp16":
-            return f"{case.id}: fp16 on CPU is not a deployment target for torch eager; use fp32 or bf16 on cpu"
+        if case.precision == "fp16":
+            return f"{case.id}: fp16 on CPU is not a deployment target for torch; use fp32 or bf16 on cpu"
         del torch
         return None
 
     def prepare(self, source: ModelSource) -> None:
         source.torch_module()
 
-    def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
+    def _channels_last(self, case: Case) -> bool:
+        if case.device != "cuda" or len(case.input_shape) != 3:
+            return False
+        return self.options.channels_last in ("auto", "on")
+
+    def _tf32(self, case: Case, session_restore: list[Any]) -> dict[str, object]:
+        import torch
+
+        if case.device == "cuda" and self.options.tf32 != "default":
+            before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+
+            def restore() -> None:
+                torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+            session_restore.append(restore)
+            enabled = self.options.tf32 == "on"
+            torch.backends.cuda.matmul.allow_tf32 = enabled
+            torch.backends.cudnn.allow_tf32 = enabled
+        return {"tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+                "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32)}
+
+    def _model_and_input(
+        self, case: Case, source: ModelSource, inputs: np.ndarray, restore: list[Any]
+    ) -> tuple[Any, Any, dict]:
         import copy
 
         import torch
@@ -87,9 +135,85 @@ class TorchBackend:
         dtype = getattr(torch, _DTYPES[case.precision])
         model = copy.deepcopy(source.torch_module()).to(device=case.device, dtype=dtype).eval()
         x = torch.from_numpy(inputs).to(device=case.device, dtype=dtype)
-        return TorchSession(model, x, case.device)
+        details: dict[str, object] = {"channels_last": self._channels_last(case)}
+        if details["channels_last"]:
+            model = model.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        if case.precision == "fp32":
+            details.update(self._tf32(case, restore))
+        if case.device == "cuda":
+            details["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
+        return model, x, details
+
+    def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
+        restore: list[Any] = []
+        model, x, details = self._model_and_input(case, source, inputs, restore)
+        return TorchSession(model, x, case.device, details, restore)
 
     def versions(self) -> dict[str, str]:
         import torch
 
-        return {"torch": torch.__version__, "torch_threads": str(torch.get_num_threads())}
+        out = {"torch": torch.__version__, "torch_threads": str(torch.get_num_threads())}
+        if torch.version.cuda:
+            out["torch_cuda"] = str(torch.version.cuda)
+            if torch.backends.cudnn.is_available():
+                out["cudnn"] = str(torch.backends.cudnn.version())
+        return out
+
+
+class TorchCudaGraphBackend(TorchBackend):
+    """Eager model captured once into a CUDA graph; a call is one graph replay. Measures the device, not the host
+    launch path. Capture (after a warm-up on a side stream) is cold start."""
+
+    name = "torch-cudagraph"
+    cuda_only = True
+
+    def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
+        import torch
+
+        restore: list[Any] = []
+        model, x, details = self._model_and_input(case, source, inputs, restore)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.inference_mode(), torch.cuda.stream(side):
+            for _ in range(3):  # cudnn/cublas pick their algorithms before capture
+                model(x)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.inference_mode(), torch.cuda.graph(graph):
+            static_out = model(x)
+
+        def replay(_: Any) -> Any:
+            graph.replay()
+            return static_out
+
+        details["cuda_graph"] = True
+        session = TorchSession(replay, x, case.device, details, restore)
+        session._keep = (graph, model, static_out)  # type: ignore[attr-defined]  # graph memory lives with the session
+        return session
+
+
+class TorchCompileBackend(TorchBackend):
+    """torch.compile with inductor. Compilation happens on the first call: it is the cell's cold start (first call),
+    never steady state. Dynamo is reset per cell so a shape never reuses (or exhausts) another cell's cache."""
+
+    name = "torch-compile"
+    mode: str | None = None
+
+    def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
+        import torch
+
+        restore: list[Any] = []
+        model, x, details = self._model_and_input(case, source, inputs, restore)
+        torch._dynamo.reset()
+        compiled = torch.compile(model, mode=self.mode, dynamic=False, fullgraph=False)
+        details["compile_mode"] = self.mode or "default"
+        return TorchSession(compiled, x, case.device, details, restore)
+
+
+class TorchCompileCudaGraphsBackend(TorchCompileBackend):
+    """torch.compile in ``reduce-overhead`` mode: inductor kernels replayed through CUDA graphs."""
+
+    name = "torch-compile-cudagraphs"
+    mode = "reduce-overhead"
+    cuda_only = True

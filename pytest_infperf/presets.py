@@ -1,0 +1,30 @@
+"""Named matrices. A preset fills the axes not given on the command line; ``auto`` picks ``gpu`` or ``cpu``."""
+
+from __future__ import annotations
+
+PRESETS: dict[str, dict[str, str]] = {
+    # the default suite on a machine without a GPU: finishes in well under 2 minutes on 2 cores
+    "cpu": {"backends": "torch,onnxruntime", "devices": "cpu", "precisions": "fp32", "batches": "1,4,8"},
+    # the default suite on a GPU: 3 backends x 3 precisions x 4 batch sizes
+    "gpu": {
+        "backends": "torch,torch-compile,onnxruntime",
+        "devices": "cuda",
+        "precisions": "fp32,fp16,bf16",
+        "batches": "1,16,64,128",
+    },
+    # seed 002's table: ResNet-18, torch / onnx x fp16 / fp32 x cuda / cpu x batch 16-64 (torch-tensorrt joins it
+    # once that backend exists)
+    "seed002": {
+        "backends": "torch,onnxruntime",
+        "devices": "cuda,cpu",
+        "precisions": "fp16,fp32",
+        "batches": "16,32,48,64",
+    },
+}
+AUTO = "auto"
+
+
+def resolve(name: str, gpu_present: bool) -> str:
+    if name == AUTO:
+        return "gpu" if gpu_present else "cpu"
+    return name
