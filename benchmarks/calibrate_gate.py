@@ -83,7 +83,8 @@ def main() -> None:
         "",
         f"A/A sessions that exited 1 (a false alarm fails the session): {aa_exit.get(1, 0)} of {args.aa_runs}.",
         "",
-        "| cell | baseline run medians | A/A σ of medians | A/A verdicts | A/A change: median / max abs | gate limit | "
+        "| cell | baseline run medians | run-to-run spread of medians, all runs: σ / max-min | A/A verdicts | "
+        "A/A change: median / max abs | gate limit | "
         + " | ".join(f"{f:g}x: change, verdict" for f in slowdowns) + " |",
         "|---|---|---|---|---|---|" + "---|" * len(slowdowns),
     ]
@@ -91,11 +92,11 @@ def main() -> None:
         counts = Counter(v["status"] for v in runs)
         changes = np.array([v["change"] for v in runs if v["change"] is not None])
         limit = runs[-1]["limit"]
-        medians = np.array([v["current_median_s"] for v in runs])
+        medians = np.array([*base_medians.get(cell, []), *(v["current_median_s"] for v in runs)])
         row = [
             cell,
             " ".join(f"{m * 1e3:.1f}" for m in base_medians.get(cell, [])) + " ms",
-            f"{np.std(np.log(medians), ddof=1):.1%}",
+            f"{np.std(np.log(medians), ddof=1):.1%} / {medians.max() / medians.min() - 1:.1%} ({medians.size} runs)",
             ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
             f"{np.median(changes):+.1%} / {np.max(np.abs(changes)):.1%}" if changes.size else "-",
             f"±{limit:.1%}" if limit is not None else "-",

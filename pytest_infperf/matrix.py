@@ -22,10 +22,12 @@ class Case:
     precision: str
     batch: int
     input_shape: tuple[int, ...]
+    shape_in_id: bool = False  # set when a test sweeps several input shapes
 
     @property
     def id(self) -> str:
-        return f"{self.backend}-{self.device}-{self.precision}-b{self.batch}"
+        base = f"{self.backend}-{self.device}-{self.precision}-b{self.batch}"
+        return f"{base}-{'x'.join(map(str, self.input_shape))}" if self.shape_in_id else base
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -93,11 +95,12 @@ def resolve_devices(devices: tuple[str, ...], gpu_present: bool) -> tuple[str, .
     return _dedupe(out)
 
 
-def expand(selection: Selection, input_shape: tuple[int, ...]) -> list[Case]:
-    """All cells of one test, in a stable order: backend, device, precision, batch."""
+def expand(selection: Selection, input_shapes: Sequence[tuple[int, ...]]) -> list[Case]:
+    """All cells of one test, in a stable order: backend, device, precision, batch, shape."""
+    several = len(input_shapes) > 1
     return [
-        Case(backend=b, device=d, precision=p, batch=n, input_shape=input_shape)
-        for b, d, p, n in itertools.product(
-            selection.backends, selection.devices, selection.precisions, selection.batches
+        Case(backend=b, device=d, precision=p, batch=n, input_shape=tuple(s), shape_in_id=several)
+        for b, d, p, n, s in itertools.product(
+            selection.backends, selection.devices, selection.precisions, selection.batches, input_shapes
         )
     ]

@@ -20,7 +20,7 @@ from .gate import GateMode, Status
 from .matrix import expand, resolve_devices
 from .models import ModelSpec
 
-MARKER_KEYS = {"model", "input_shape", "name"}
+MARKER_KEYS = {"model", "input_shape", "name", "presets"}
 _DEFAULT_STORAGE = "file://./.benchmarks"
 
 
@@ -186,13 +186,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{where}: @pytest.mark.infperf needs model=... and input_shape=(C, H, W) (one sample's shape)"
         )
     shape = marker.kwargs["input_shape"]
-    if (
-        not isinstance(shape, (tuple, list))
-        or not shape
-        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
-    ):
+    shapes = list(shape) if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)) else [shape]
+
+    def valid(one: object) -> bool:
+        return (isinstance(one, (tuple, list)) and bool(one)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in one))
+
+    if not all(valid(one) for one in shapes):
         raise pytest.Collector.CollectError(
-            f"{where}: input_shape={shape!r} must be one sample's shape as positive integers, e.g. (3, 224, 224)"
+            f"{where}: input_shape={shape!r} must be one sample's shape as positive integers, e.g. (3, 224, 224), "
+            "or a list of such shapes"
         )
     try:
         spec = ModelSpec.from_marker(marker.kwargs["model"], marker.kwargs.get("name"))
@@ -200,7 +203,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     except ModelError as exc:
         raise pytest.Collector.CollectError(f"{where}: {exc}") from None
     conf = metafunc.config.stash[state.SETTINGS]
-    cases = expand(conf.selection, tuple(shape))
+    only = marker.kwargs.get("presets")
+    if only is not None and conf.preset not in tuple(only):
+        reason = f"runs only with --infperf-preset={' or '.join(only)} (active preset: {conf.preset or 'none'})"
+        metafunc.parametrize("infperf_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
+                             ids=["other-preset"], indirect=True)
+        return
+    cases = expand(conf.selection, [tuple(one) for one in shapes])
     metafunc.parametrize("infperf_case", [(case, spec) for case in cases], ids=[c.id for c in cases], indirect=True)
 
 
@@ -230,10 +239,16 @@ def _write_summary(tr: Any, config: pytest.Config) -> None:
     if not results:
         return
     fp = config.stash[state.FINGERPRINT]
+    conf = config.stash[state.SETTINGS]
     tr.section("infperf results", sep="-", bold=True)
     tr.write_line(f"machine {fp.key}")
-    for line in report.results_table(results, verdicts):
+    for line in report.results_table(results, verdicts, conf.reference):
         tr.write_line(line)
+    if conf.report:
+        path = Path(config.invocation_params.dir, conf.report)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(report.markdown(results, verdicts, fp.key, conf.reference))
+        tr.write_line(f"markdown report written to {path}")
     if not verdicts:
         return
     mode = config.stash[state.SETTINGS].gate

@@ -27,9 +27,22 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int
     return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
-def results_table(results: Sequence[CellResult], verdicts: Mapping[str, Verdict]) -> list[str]:
+def speedups(results: Sequence[CellResult], reference: str) -> dict[str, float]:
+    """Per-image speedup of each cell against the cell whose id is ``reference`` (same model)."""
+    if not reference:
+        return {}
+    refs = {r.model: r for r in results if r.case.id == reference}
+    return {r.nodeid: refs[r.model].per_image / r.per_image for r in results if r.model in refs}
+
+
+def table_rows(
+    results: Sequence[CellResult], verdicts: Mapping[str, Verdict], reference: str = ""
+) -> tuple[list[str], list[list[str]]]:
     headers = ["model", "backend", "device", "precision", "shape", "time/batch", "time/image", "images/s",
                "IQR", "rounds", "first call", "load"]
+    speed = speedups(results, reference)
+    if reference:
+        headers.append(f"speedup vs {reference}")
     compare = bool(verdicts)
     if compare:
         headers += ["baseline", "change", "verdict"]
@@ -42,6 +55,8 @@ def results_table(results: Sequence[CellResult], verdicts: Mapping[str, Verdict]
             f"{r.summary.rel_iqr:.1%}", f"{r.summary.n}x{r.timing.block_size}",
             fmt_time(r.cold.first_call_s), fmt_time(r.cold.load_s),
         ]
+        if reference:
+            row.append(f"{speed[r.nodeid]:.2f}x" if r.nodeid in speed else "-")
         if compare:
             v = verdicts.get(r.nodeid)
             row += [
@@ -51,7 +66,40 @@ def results_table(results: Sequence[CellResult], verdicts: Mapping[str, Verdict]
             ]
         row.append("; ".join(r.notes))
         rows.append(row)
-    return _table(headers, rows, right={5, 6, 7, 8, 9, 10, 11, 12, 13})
+    return headers, rows
+
+
+def results_table(results: Sequence[CellResult], verdicts: Mapping[str, Verdict], reference: str = "") -> list[str]:
+    headers, rows = table_rows(results, verdicts, reference)
+    return _table(headers, rows, right=set(range(5, len(headers) - 2)))
+
+
+_ORDER = {Status.REGRESSED: 0, Status.NOISY: 1, Status.IMPROVED: 2, Status.NO_BASELINE: 3, Status.UNCHANGED: 4}
+
+
+def markdown(
+    results: Sequence[CellResult], verdicts: Mapping[str, Verdict], machine: str, reference: str = ""
+) -> str:
+    """The results as a markdown document: regressions first, then the table (for job summaries and PR comments)."""
+    lines = [f"# Inference performance: {machine}", ""]
+    flagged = sorted((v for v in verdicts.values() if v.status in (Status.REGRESSED, Status.NOISY)),
+                     key=lambda v: _ORDER[v.status])
+    if verdicts:
+        counts = {s: sum(1 for v in verdicts.values() if v.status is s) for s in Status}
+        lines += [", ".join(f"{n} {s.value}" for s, n in counts.items() if n), ""]
+    for v in flagged:
+        lines.append(f"- **{v.status.value}**: {v.message()}")
+    if flagged:
+        lines.append("")
+    headers, rows = table_rows(results, verdicts, reference)
+    if verdicts:
+        order = {r.nodeid: _ORDER[verdicts[r.nodeid].status] if r.nodeid in verdicts else 5 for r in results}
+        paired = sorted(zip(results, rows), key=lambda pair: order[pair[0].nodeid])
+        rows = [row for _, row in paired]
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("|" + "|".join("---:" if 5 <= i < len(headers) - 2 else "---" for i in range(len(headers))) + "|")
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def regression_lines(verdicts: Mapping[str, Verdict], status: Status) -> list[str]:

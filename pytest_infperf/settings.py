@@ -23,6 +23,7 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("threshold", "relative change in percent below which a cell counts as unchanged", "10"),
     ("history", "baseline runs saved under the compared run's name that the gate uses for between-run noise", "5"),
     ("reference", "cell id (e.g. torch-cpu-fp32-b16) that the table's speedup column is relative to", ""),
+    ("report", "write the results (and verdicts) as markdown to this path", ""),
 )
 INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("noise_prior", "between-run noise (percent, sigma) assumed when the baseline has a single run", "10"),
@@ -59,6 +60,7 @@ class Settings:
     storage: str
     preset: str
     reference: str
+    report: str
     backend_options: BackendOptions
     check_outputs: bool
 
@@ -166,6 +168,7 @@ def load(
         storage=str(config.getini("infperf_storage")),
         preset=preset,
         reference=_raw(config, "reference")[0].strip(),
+        report=_raw(config, "report")[0].strip(),
         backend_options=BackendOptions(
             channels_last=_choice(config, "channels_last", ("auto", "on", "off")),
             tf32=_choice(config, "tf32", ("default", "on", "off")),
