@@ -27,6 +27,7 @@ class BaselineRun:
     fingerprint: str
     datetime: str
     cells: Mapping[str, tuple[float, ...]]  # benchmark fullname -> raw per-call samples (seconds)
+    launch_bound: frozenset[str] = frozenset()  # cells the run diagnosed as launch-bound
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class BaselineSet:
 
     def samples(self, fullname: str) -> list[tuple[float, ...]]:
         return [run.cells[fullname] for run in self.runs if fullname in run.cells]
+
+    def launch_bound(self, fullname: str) -> bool:
+        return any(fullname in run.launch_bound for run in self.runs)
 
 
 def _fail(path: Path, problem: str, fix: str) -> BaselineError:
@@ -80,6 +84,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
                           f"this machine is {fingerprint!r}) and is not comparable",
                     f"compare against a baseline of this machine: {_RESAVE}")
     cells: dict[str, tuple[float, ...]] = {}
+    launch_bound: set[str] = set()
     for bench in data["benchmarks"]:
         try:
             fullname = bench["fullname"]
@@ -89,9 +94,13 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
         if not samples or not all(isinstance(x, (int, float)) and x > 0 for x in samples):
             raise _fail(path, f"has no usable raw samples for {fullname}", restore)
         cells[fullname] = tuple(float(x) for x in samples)
+        diagnosis = ((bench.get("extra_info") or {}).get("infperf") or {}).get("diagnosis") or {}
+        if diagnosis.get("launch_bound"):
+            launch_bound.add(fullname)
     match = _NAME.match(path.name)
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
-    return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells)
+    return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
+                       frozenset(launch_bound))
 
 
 def numbered_files(folder: Path) -> list[Path]:

@@ -104,8 +104,11 @@ class InfPerf:
         if baseline is None:
             return
         # pytest-benchmark keys stored cells by the node id; ours are the same
+        launch_bound = result.diagnosis is not None and result.diagnosis.launch_bound
+        host_bound = result.case.device == "cpu" or launch_bound or baseline.launch_bound(result.nodeid)
         verdict = gate.decide(
-            result.case.id, result.timing.samples, baseline.samples(result.nodeid), settings.policy, baseline.source
+            result.case.id, result.timing.samples, baseline.samples(result.nodeid), settings.policy,
+            baseline.source, host_bound=host_bound,
         )
         config.stash[state.VERDICTS][result.nodeid] = verdict
         if verdict.status is not gate.Status.REGRESSED or settings.gate is gate.GateMode.OFF:

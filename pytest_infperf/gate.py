@@ -35,8 +35,9 @@ class GatePolicy:
     threshold: float = 0.10  # relative change that matters at all
     alpha: float = 0.01  # Mann-Whitney significance on raw samples
     confidence: float = 0.99  # prediction interval for a new run's median given the baseline runs
-    noise_prior: float = 0.10  # between-run sigma assumed when the baseline has a single run
-    max_limit: float = 0.60  # cap on the noise allowance: a larger change always counts (if significant)
+    noise_prior: float = 0.10  # between-run sigma assumed when the baseline has a single run, and the floor of
+    # sigma for host-bound cells (CPU cells, launch-bound GPU cells), whose run-to-run spread three runs understate
+    max_limit: float = 0.50  # cap on the noise allowance: a larger change always counts (if significant)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Verdict:
     sigma: float | None = None  # between-run relative sigma
     baseline_runs: int = 0
     p_value: float | None = None
+    host_bound: bool = False
     baseline_source: str = ""
     detail: str = ""
 
@@ -65,6 +67,7 @@ class Verdict:
             "p_value": self.p_value,
             "baseline": self.baseline_source,
             "detail": self.detail,
+            "host_bound": self.host_bound,
         }
 
     @property
@@ -74,6 +77,8 @@ class Verdict:
             parts.append(f"limit ±{self.limit:.1%}")
         if self.sigma is not None:
             parts.append(f"between-run σ {self.sigma:.1%} from {self.baseline_runs} runs")
+            if self.host_bound:
+                parts.append("host-bound: σ ≥ prior")
         elif self.baseline_runs:
             parts.append(f"{self.baseline_runs} baseline run (σ unknown, prior used)")
         if self.p_value is not None:
@@ -101,6 +106,7 @@ def decide(
     baseline_runs: Sequence[Sequence[float]],
     policy: GatePolicy,
     source: str = "",
+    host_bound: bool = False,
 ) -> Verdict:
     cur_median = stats.summarize(current).median
     if not baseline_runs:
@@ -115,6 +121,10 @@ def decide(
         noise_limit = math.expm1(3.0 * policy.noise_prior)
     else:
         noise_limit = stats.prediction_limit(sigma, k, policy.confidence)
+        if host_bound:
+            # Host-bound cells switch between fast and slow modes from one process to the next (CPU scheduling,
+            # launch path); a few runs can all land in one mode. Their sigma is at least the prior.
+            noise_limit = max(noise_limit, stats.prior_limit(policy.noise_prior, k, policy.confidence))
     # Noise this large says nothing about small changes, but a change beyond max_limit still counts.
     limit = min(max(policy.threshold, noise_limit), max(policy.max_limit, policy.threshold))
 
@@ -123,7 +133,7 @@ def decide(
     p_value = stats.mann_whitney_p(current, pooled, alternative)
     common = dict(
         current_median=cur_median, baseline_median=base, change=change, limit=limit, sigma=sigma,
-        baseline_runs=k, p_value=p_value, baseline_source=source,
+        baseline_runs=k, p_value=p_value, baseline_source=source, host_bound=host_bound,
     )
     magnitude = abs(math.log1p(change))
 

@@ -26,9 +26,10 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("report", "write the results (and verdicts) as markdown to this path", ""),
 )
 INI_ONLY: tuple[tuple[str, str, str], ...] = (
-    ("noise_prior", "between-run noise (percent, sigma) assumed when the baseline has a single run", "10"),
+    ("noise_prior", "between-run noise (percent, sigma) assumed when the baseline has a single run, and the least "
+     "sigma of host-bound cells (CPU, launch-bound GPU)", "10"),
     ("alpha", "significance level of the one-sided Mann-Whitney U test on raw samples", "0.01"),
-    ("max_limit", "percent change that always counts when significant, however noisy the cell", "60"),
+    ("max_limit", "percent change that always counts when significant, however noisy the cell", "50"),
     ("storage", "baseline folder relative to the rootdir, used when --benchmark-storage is not given", ""),
     ("seed", "seed for model weights and inputs", "0"),
     ("min_block_time", "seconds each timed block lasts at least (amortises device synchronisation)", "0.005"),

@@ -88,3 +88,10 @@ def prediction_limit(sigma: float, runs: int, confidence: float) -> float:
 def center(run_medians: Sequence[float]) -> float:
     """Geometric mean of the runs' medians: the baseline's central value."""
     return float(np.exp(np.mean(np.log(np.asarray(run_medians, dtype=float)))))
+
+
+def prior_limit(sigma: float, runs: int, confidence: float) -> float:
+    """Like `prediction_limit` for a known sigma (a prior, not an estimate): normal instead of Student-t quantile."""
+    from scipy.stats import norm
+
+    return float(math.expm1(norm.ppf(confidence) * sigma * math.sqrt(1.0 + 1.0 / runs)))

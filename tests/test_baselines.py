@@ -101,10 +101,10 @@ def test_gate_mode_from_ini(fake_suite, monkeypatch):
 
 def test_threshold_option_and_ini(fake_suite, monkeypatch):
     save_runs(fake_suite, "main", 3, monkeypatch)
-    assert compare(fake_suite, monkeypatch, 1.3).ret == pytest.ExitCode.TESTS_FAILED
-    assert compare(fake_suite, monkeypatch, 1.3, 7, "--infperf-threshold=50").ret == 0
-    fake_suite.makeini("[pytest]\ninfperf_storage = baselines\ninfperf_threshold = 50\n")
-    assert compare(fake_suite, monkeypatch, 1.3).ret == 0
+    assert compare(fake_suite, monkeypatch, 1.6).ret == pytest.ExitCode.TESTS_FAILED
+    assert compare(fake_suite, monkeypatch, 1.6, 7, "--infperf-threshold=70").ret == 0
+    fake_suite.makeini("[pytest]\ninfperf_storage = baselines\ninfperf_threshold = 70\n")
+    assert compare(fake_suite, monkeypatch, 1.6).ret == 0
 
 
 def test_faster_is_reported_not_failed(fake_suite, monkeypatch):
