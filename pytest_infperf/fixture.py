@@ -104,11 +104,12 @@ class InfPerf:
         if baseline is None:
             return
         # pytest-benchmark keys stored cells by the node id; ours are the same
-        launch_bound = result.diagnosis is not None and result.diagnosis.launch_bound
-        host_bound = result.case.device == "cpu" or launch_bound or baseline.launch_bound(result.nodeid)
+        launch_bound = (result.diagnosis is not None and result.diagnosis.launch_bound) or baseline.launch_bound(
+            result.nodeid
+        )
         verdict = gate.decide(
             result.case.id, result.timing.samples, baseline.samples(result.nodeid), settings.policy,
-            baseline.source, host_bound=host_bound,
+            baseline.source, floor=settings.policy.floor(result.case.device, launch_bound),
         )
         config.stash[state.VERDICTS][result.nodeid] = verdict
         if verdict.status is not gate.Status.REGRESSED or settings.gate is gate.GateMode.OFF:

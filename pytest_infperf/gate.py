@@ -37,7 +37,15 @@ class GatePolicy:
     confidence: float = 0.99  # prediction interval for a new run's median given the baseline runs
     noise_prior: float = 0.10  # between-run sigma assumed when the baseline has a single run, and the floor of
     # sigma for host-bound cells (CPU cells, launch-bound GPU cells), whose run-to-run spread three runs understate
+    launch_bound_noise: float = 0.20  # least between-run sigma of launch-bound GPU cells (H100: 8-20 % measured)
     max_limit: float = 0.50  # cap on the noise allowance: a larger change always counts (if significant)
+
+    def floor(self, device: str, launch_bound: bool) -> float:
+        """Least between-run sigma of a cell: host-bound cells switch between fast and slow modes from one process
+        to the next (CPU scheduling, the launch path) and a few baseline runs can all land in one mode."""
+        if launch_bound:
+            return self.launch_bound_noise
+        return self.noise_prior if device == "cpu" else 0.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class Verdict:
     sigma: float | None = None  # between-run relative sigma
     baseline_runs: int = 0
     p_value: float | None = None
-    host_bound: bool = False
+    floor: float = 0.0  # least between-run sigma assumed for this kind of cell
     baseline_source: str = ""
     detail: str = ""
 
@@ -67,7 +75,7 @@ class Verdict:
             "p_value": self.p_value,
             "baseline": self.baseline_source,
             "detail": self.detail,
-            "host_bound": self.host_bound,
+            "sigma_floor": self.floor,
         }
 
     @property
@@ -77,8 +85,8 @@ class Verdict:
             parts.append(f"limit ±{self.limit:.1%}")
         if self.sigma is not None:
             parts.append(f"between-run σ {self.sigma:.1%} from {self.baseline_runs} runs")
-            if self.host_bound:
-                parts.append("host-bound: σ ≥ prior")
+            if self.floor:
+                parts.append(f"host-bound cell: σ ≥ {self.floor:.0%}")
         elif self.baseline_runs:
             parts.append(f"{self.baseline_runs} baseline run (σ unknown, prior used)")
         if self.p_value is not None:
@@ -106,7 +114,7 @@ def decide(
     baseline_runs: Sequence[Sequence[float]],
     policy: GatePolicy,
     source: str = "",
-    host_bound: bool = False,
+    floor: float = 0.0,
 ) -> Verdict:
     cur_median = stats.summarize(current).median
     if not baseline_runs:
@@ -121,10 +129,8 @@ def decide(
         noise_limit = math.expm1(3.0 * policy.noise_prior)
     else:
         noise_limit = stats.prediction_limit(sigma, k, policy.confidence)
-        if host_bound:
-            # Host-bound cells switch between fast and slow modes from one process to the next (CPU scheduling,
-            # launch path); a few runs can all land in one mode. Their sigma is at least the prior.
-            noise_limit = max(noise_limit, stats.prior_limit(policy.noise_prior, k, policy.confidence))
+        if floor > 0:
+            noise_limit = max(noise_limit, stats.prior_limit(floor, k, policy.confidence))
     # Noise this large says nothing about small changes, but a change beyond max_limit still counts.
     limit = min(max(policy.threshold, noise_limit), max(policy.max_limit, policy.threshold))
 
@@ -133,7 +139,7 @@ def decide(
     p_value = stats.mann_whitney_p(current, pooled, alternative)
     common = dict(
         current_median=cur_median, baseline_median=base, change=change, limit=limit, sigma=sigma,
-        baseline_runs=k, p_value=p_value, baseline_source=source, host_bound=host_bound,
+        baseline_runs=k, p_value=p_value, baseline_source=source, floor=floor,
     )
     magnitude = abs(math.log1p(change))
 

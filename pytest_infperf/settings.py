@@ -28,6 +28,7 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
 INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("noise_prior", "between-run noise (percent, sigma) assumed when the baseline has a single run, and the least "
      "sigma of host-bound cells (CPU, launch-bound GPU)", "10"),
+    ("launch_bound_noise", "least between-run noise (percent, sigma) of launch-bound GPU cells", "20"),
     ("alpha", "significance level of the one-sided Mann-Whitney U test on raw samples", "0.01"),
     ("max_limit", "percent change that always counts when significant, however noisy the cell", "50"),
     ("storage", "baseline folder relative to the rootdir, used when --benchmark-storage is not given", ""),
@@ -149,6 +150,7 @@ def load(
         threshold=_number(config, "threshold", 0, 1000) / 100,
         alpha=_number(config, "alpha", 1e-9, 0.5),
         noise_prior=_number(config, "noise_prior", 0, 1000) / 100,
+        launch_bound_noise=_number(config, "launch_bound_noise", 0, 1000) / 100,
         max_limit=_number(config, "max_limit", 1, 10000) / 100,
     )
     min_rounds = int(benchmark_options.get("min_rounds", 5))  # type: ignore[call-overload]

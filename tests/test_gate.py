@@ -80,8 +80,10 @@ def test_host_bound_cells_get_the_prior_as_noise_floor():
     # three baseline runs that happen to agree closely; a host-bound cell (CPU, launch-bound GPU) still moves ~20%
     # between processes, so +20% there is noisy, while a device-bound cell with the same history regresses
     tight = [run(1.0, seed=1), run(1.003, seed=2), run(0.998, seed=3)]
-    host = decide("c", run(1.2, seed=9), tight, POLICY, host_bound=True)
-    device = decide("c", run(1.2, seed=9), tight, POLICY, host_bound=False)
-    assert host.status is Status.NOISY and "host-bound" in host.evidence
+    cpu = decide("c", run(1.2, seed=9), tight, POLICY, floor=POLICY.floor("cpu", launch_bound=False))
+    device = decide("c", run(1.2, seed=9), tight, POLICY, floor=POLICY.floor("cuda", launch_bound=False))
+    assert cpu.status is Status.NOISY and "host-bound cell: σ ≥ 10%" in cpu.evidence
     assert device.status is Status.REGRESSED
-    assert decide("c", run(2.0, seed=9), tight, POLICY, host_bound=True).status is Status.REGRESSED
+    launch = POLICY.floor("cuda", launch_bound=True)
+    assert decide("c", run(1.4, seed=9), tight, POLICY, floor=launch).status is Status.NOISY
+    assert decide("c", run(2.0, seed=9), tight, POLICY, floor=launch).status is Status.REGRESSED
