@@ -79,7 +79,9 @@ def parse_batches(flag: str, raw: str | Sequence[str]) -> tuple[int, ...]:
                 f"{flag}: {item!r} is not an integer; give positive integers, e.g. {flag}=1,8,32"
             ) from None
         if value <= 0:
-            raise pytest.UsageError(f"{flag}: batch {value} is not positive; give positive integers, e.g. {flag}=1,8,32")
+            raise pytest.UsageError(
+                f"{flag}: batch {value} is not positive; give positive integers, e.g. {flag}=1,8,32"
+            )
         batches.append(value)
     return tuple(dict.fromkeys(batches))
 

@@ -22,7 +22,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs)
 
     return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
@@ -94,7 +95,7 @@ def markdown(
     headers, rows = table_rows(results, verdicts, reference)
     if verdicts:
         order = {r.nodeid: _ORDER[verdicts[r.nodeid].status] if r.nodeid in verdicts else 5 for r in results}
-        paired = sorted(zip(results, rows), key=lambda pair: order[pair[0].nodeid])
+        paired = sorted(zip(results, rows, strict=True), key=lambda pair: order[pair[0].nodeid])
         rows = [row for _, row in paired]
     lines.append("| " + " | ".join(headers) + " |")
     lines.append("|" + "|".join("---:" if 5 <= i < len(headers) - 2 else "---" for i in range(len(headers))) + "|")

@@ -103,7 +103,9 @@ class CellResult:
                 "time_s": self.timing.warmup_time,
                 "settled": self.timing.warmup_settled,
             },
-            "cold_start": {"load_s": self.cold.load_s, "first_call_s": self.cold.first_call_s, **dict(self.cold.phases)},
+            "cold_start": {
+                "load_s": self.cold.load_s, "first_call_s": self.cold.first_call_s, **dict(self.cold.phases)
+            },
             "versions": dict(self.versions),
             "details": dict(self.details),
             "output_check": asdict(self.check) | {"ok": self.check.ok} if self.check else None,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from .gate import GateMode, GatePolicy
 from . import presets
+from .gate import GateMode, GatePolicy
 from .matrix import AUTO_DEVICE, DEVICES, PRECISIONS, Selection, parse_batches, parse_choices
 from .timing import TimingPolicy
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from .baseline import BaselineSet
 from .fingerprint import Fingerprint
 from .gate import Verdict
 from .results import CellResult

@@ -83,7 +83,9 @@ def test_warn_mode_reports_without_failing(fake_suite, monkeypatch):
     save_runs(fake_suite, "main", 3, monkeypatch)
     result = compare(fake_suite, monkeypatch, 2.0, 7, "--infperf-gate=warn")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*InfperfRegressionWarning: performance regression*", "*regressed cells (gate: warn)*"])
+    result.stdout.fnmatch_lines(
+        ["*InfperfRegressionWarning: performance regression*", "*regressed cells (gate: warn)*"]
+    )
 
 
 def test_off_mode_neither_fails_nor_warns(fake_suite, monkeypatch):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from .base import Backend, Session
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..settings import BackendOptions
