@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BaselineError
+from .gate import cold_start_seconds
 
 SCHEMA = 1
 _NAME = re.compile(r"^(\d{4})_(.*)\.json$")
@@ -28,6 +29,7 @@ class BaselineRun:
     datetime: str
     cells: Mapping[str, tuple[float, ...]]  # benchmark fullname -> raw per-call samples (seconds)
     launch_bound: frozenset[str] = frozenset()  # cells the run diagnosed as launch-bound
+    cold: Mapping[str, float] = field(default_factory=dict)  # cold start seconds (gate.cold_start_seconds)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class BaselineSet:
 
     def samples(self, fullname: str) -> list[tuple[float, ...]]:
         return [run.cells[fullname] for run in self.runs if fullname in run.cells]
+
+    def cold(self, fullname: str) -> list[float]:
+        return [run.cold[fullname] for run in self.runs if fullname in run.cold]
 
     def launch_bound(self, fullname: str) -> bool:
         return any(fullname in run.launch_bound for run in self.runs)
@@ -85,6 +90,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
                     f"compare against a baseline of this machine: {_RESAVE}")
     cells: dict[str, tuple[float, ...]] = {}
     launch_bound: set[str] = set()
+    cold: dict[str, float] = {}
     for bench in data["benchmarks"]:
         try:
             fullname = bench["fullname"]
@@ -94,13 +100,16 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
         if not samples or not all(isinstance(x, (int, float)) and x > 0 for x in samples):
             raise _fail(path, f"has no usable raw samples for {fullname}", restore)
         cells[fullname] = tuple(float(x) for x in samples)
-        diagnosis = ((bench.get("extra_info") or {}).get("infperf") or {}).get("diagnosis") or {}
-        if diagnosis.get("launch_bound"):
+        extra = (bench.get("extra_info") or {}).get("infperf") or {}
+        if (extra.get("diagnosis") or {}).get("launch_bound"):
             launch_bound.add(fullname)
+        phases = extra.get("cold_start") or {}
+        if isinstance(phases.get("load_s"), (int, float)) and isinstance(phases.get("first_call_s"), (int, float)):
+            cold[fullname] = cold_start_seconds(phases["load_s"], phases["first_call_s"], phases.get("export_s", 0.0))
     match = _NAME.match(path.name)
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
     return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
-                       frozenset(launch_bound))
+                       frozenset(launch_bound), cold)
 
 
 def numbered_files(folder: Path) -> list[Path]:

@@ -112,8 +112,19 @@ class InfPerf:
             baseline.source, floor=settings.policy.floor(result.case.device, launch_bound),
         )
         config.stash[state.VERDICTS][result.nodeid] = verdict
-        if verdict.status is not gate.Status.REGRESSED or settings.gate is gate.GateMode.OFF:
+        phases = dict(result.cold.phases)
+        cold = gate.decide_cold(
+            result.case.id,
+            gate.cold_start_seconds(result.cold.load_s, result.cold.first_call_s, phases.get("export_s", 0.0)),
+            baseline.cold(result.nodeid), settings.policy, baseline.source,
+        )
+        config.stash[state.COLD_VERDICTS][result.nodeid] = cold
+        failures = [f"performance regression: {v.message()}" for v in (verdict,) if v.status is gate.Status.REGRESSED]
+        if cold.status is gate.Status.REGRESSED:
+            failures.append(f"cold-start regression: {cold.message()}")
+        if not failures or settings.gate is gate.GateMode.OFF:
             return
         if settings.gate is gate.GateMode.FAIL:
-            pytest.fail(f"performance regression: {verdict.message()}", pytrace=False)
-        warnings.warn(InfperfRegressionWarning(f"performance regression: {verdict.message()}"), stacklevel=2)
+            pytest.fail("\n".join(failures), pytrace=False)
+        for failure in failures:
+            warnings.warn(InfperfRegressionWarning(failure), stacklevel=2)

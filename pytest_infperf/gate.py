@@ -39,6 +39,7 @@ class GatePolicy:
     # sigma for host-bound cells (CPU cells, launch-bound GPU cells), whose run-to-run spread three runs understate
     launch_bound_noise: float = 0.20  # least between-run sigma of launch-bound GPU cells (H100: 8-20 % measured)
     max_limit: float = 0.50  # cap on the noise allowance: a larger change always counts (if significant)
+    cold_threshold: float = 1.0  # cold start (load + first call) is noisier: only a change beyond this counts
 
     def floor(self, device: str, launch_bound: bool) -> float:
         """Least between-run sigma of a cell: host-bound cells switch between fast and slow modes from one process
@@ -160,3 +161,28 @@ def decide(
         )
         return Verdict(cell, Status.NOISY, **common, detail=f"not significant (p={p_value:.2g}); {hint}")
     return Verdict(cell, Status.REGRESSED if change > 0 else Status.IMPROVED, **common)
+
+
+def cold_start_seconds(load_s: float, first_call_s: float, export_s: float = 0.0) -> float:
+    """The cold start the gate compares: load and first call, without the ONNX export (which depends on whether
+    the export cache was warm, not on the code under test; it is reported on its own)."""
+    return max(load_s - export_s, 0.0) + first_call_s
+
+
+def decide_cold(cell: str, current: float, baseline: Sequence[float], policy: GatePolicy, source: str = "") -> Verdict:
+    """Cold start has one value per run, so no rank test: it regresses when it moved beyond the looser cold threshold
+    and beyond what the baseline runs' own spread allows."""
+    if not baseline:
+        return Verdict(cell, Status.NO_BASELINE, current, detail="no stored cold start for this cell")
+    base = stats.center(baseline)
+    change = current / base - 1.0
+    sigma = stats.between_run_sigma(baseline)
+    limit = policy.cold_threshold
+    if sigma is not None:
+        limit = max(limit, stats.prediction_limit(sigma, len(baseline), policy.confidence))
+    common = dict(current_median=current, baseline_median=base, change=change, limit=limit, sigma=sigma,
+                  baseline_runs=len(baseline), baseline_source=source)
+    if abs(math.log1p(change)) <= math.log1p(limit):
+        return Verdict(cell, Status.UNCHANGED, **common)
+    return Verdict(cell, Status.REGRESSED if change > 0 else Status.IMPROVED, **common,
+                   detail="cold start (load + first call, export excluded)")

@@ -72,6 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state.FINGERPRINT] = fp
     config.stash[state.RESULTS] = []
     config.stash[state.VERDICTS] = {}
+    config.stash[state.COLD_VERDICTS] = {}
     config.stash[state.SOURCES] = {}
     config.stash[state.BASELINE] = None
 
@@ -160,6 +161,9 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         verdict = verdicts.get(bench.get("fullname"))
         if verdict is not None:
             bench.setdefault("extra_info", {})["infperf_verdict"] = verdict.to_json()
+        cold = config.stash.get(state.COLD_VERDICTS, {}).get(bench.get("fullname"))
+        if cold is not None:
+            bench.setdefault("extra_info", {})["infperf_cold_verdict"] = cold.to_json()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -252,6 +256,11 @@ def _write_summary(tr: Any, config: pytest.Config) -> None:
     if not verdicts:
         return
     mode = config.stash[state.SETTINGS].gate
+    cold = {k: v for k, v in config.stash.get(state.COLD_VERDICTS, {}).items() if v.status is Status.REGRESSED}
+    if cold:
+        tr.write_line(f"cold-start regressed cells (gate: {mode.value}):", bold=True, red=True)
+        for line in report.regression_lines(cold, Status.REGRESSED):
+            tr.write_line(f"  {line}", red=True)
     for status, title, colour in (
         (Status.REGRESSED, f"regressed cells (gate: {mode.value})", {"red": True}),
         (Status.NOISY, "noisy cells (cannot decide)", {"yellow": True}),
@@ -268,7 +277,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if state.SETTINGS not in config.stash:
         return
-    verdicts = config.stash.get(state.VERDICTS, {})
-    regressed = any(v.status is Status.REGRESSED for v in verdicts.values())
+    verdicts = [*config.stash.get(state.VERDICTS, {}).values(), *config.stash.get(state.COLD_VERDICTS, {}).values()]
+    regressed = any(v.status is Status.REGRESSED for v in verdicts)
     if regressed and config.stash[state.SETTINGS].gate is GateMode.FAIL and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -21,6 +21,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("batches", "comma list of batch sizes", "1,8"),
     ("gate", "what a regressed cell does when comparing: fail (default), warn, off", "fail"),
     ("threshold", "relative change in percent below which a cell counts as unchanged", "10"),
+    ("cold_threshold", "percent change of a cell's cold start (load + first call, export excluded) that counts",
+     "100"),
     ("history", "baseline runs saved under the compared run's name that the gate uses for between-run noise", "5"),
     ("reference", "cell id (e.g. torch-cpu-fp32-b16) that the table's speedup column is relative to", ""),
     ("report", "write the results (and verdicts) as markdown to this path", ""),
@@ -151,6 +153,7 @@ def load(
         alpha=_number(config, "alpha", 1e-9, 0.5),
         noise_prior=_number(config, "noise_prior", 0, 1000) / 100,
         launch_bound_noise=_number(config, "launch_bound_noise", 0, 1000) / 100,
+        cold_threshold=_number(config, "cold_threshold", 0, 100000) / 100,
         max_limit=_number(config, "max_limit", 1, 10000) / 100,
     )
     min_rounds = int(benchmark_options.get("min_rounds", 5))  # type: ignore[call-overload]

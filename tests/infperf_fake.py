@@ -8,6 +8,7 @@ test can stage A/A runs and injected regressions without hardware and without wa
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +74,7 @@ class FakeBackend:
         return None
 
     def load(self, case, source, inputs, cache_dir):
+        time.sleep(float(os.environ.get("INFPERF_FAKE_LOAD_S", "0")))  # real time: load is timed by the host clock
         params = source.factory()
         slowdown = float(os.environ.get("INFPERF_FAKE_SLOWDOWN", "1"))
         run = int(os.environ.get("INFPERF_FAKE_RUN", "0"))

@@ -260,3 +260,25 @@ def test_verdicts_are_written_into_the_json(fake_suite, monkeypatch):
     assert {v["status"] for v in verdicts.values()} == {"regressed"}
     assert verdicts["fake-cpu-fp32-b8"]["baseline_runs"] == 3
     assert verdicts["fake-cpu-fp32-b8"]["change"] == pytest.approx(1.0, abs=0.15)
+
+
+def test_cold_start_regression_fails_with_its_own_message(fake_suite, monkeypatch):
+    monkeypatch.setenv("INFPERF_FAKE_LOAD_S", "0.01")
+    save_runs(fake_suite, "main", 3, monkeypatch)
+    same = compare(fake_suite, monkeypatch)
+    assert same.ret == 0
+    monkeypatch.setenv("INFPERF_FAKE_LOAD_S", "0.5")  # load 50x slower, steady state untouched
+    slow = compare(fake_suite, monkeypatch, 1.0, 7, "--benchmark-json=out.json")
+    assert slow.ret == pytest.ExitCode.TESTS_FAILED
+    slow.stdout.fnmatch_lines(["*cold-start regression: fake-cpu-fp32-b1: regressed*", "*cold-start regressed cells*"])
+    assert "performance regression" not in slow.stdout.str()
+    bench = load_json(fake_suite.path / "out.json")["benchmarks"][0]["extra_info"]
+    assert bench["infperf_verdict"]["status"] == "unchanged"
+    assert bench["infperf_cold_verdict"]["status"] == "regressed"
+
+
+def test_cold_threshold_option(fake_suite, monkeypatch):
+    monkeypatch.setenv("INFPERF_FAKE_LOAD_S", "0.01")
+    save_runs(fake_suite, "main", 3, monkeypatch)
+    monkeypatch.setenv("INFPERF_FAKE_LOAD_S", "0.05")
+    assert compare(fake_suite, monkeypatch, 1.0, 7, "--infperf-cold-threshold=10000").ret == 0

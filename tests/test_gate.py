@@ -87,3 +87,14 @@ def test_host_bound_cells_get_the_prior_as_noise_floor():
     launch = POLICY.floor("cuda", launch_bound=True)
     assert decide("c", run(1.4, seed=9), tight, POLICY, floor=launch).status is Status.NOISY
     assert decide("c", run(2.0, seed=9), tight, POLICY, floor=launch).status is Status.REGRESSED
+
+
+def test_cold_start_uses_its_looser_threshold():
+    from pytest_infperf.gate import cold_start_seconds, decide_cold
+
+    base = [10.0, 11.0, 10.5]
+    assert decide_cold("c", 15.0, base, POLICY).status is Status.UNCHANGED  # +43 %: within 100 %
+    assert decide_cold("c", 65.0, base, POLICY).status is Status.REGRESSED  # seed 000's 65 s first request
+    assert decide_cold("c", 4.0, base, POLICY).status is Status.IMPROVED
+    assert decide_cold("c", 65.0, [], POLICY).status is Status.NO_BASELINE
+    assert cold_start_seconds(load_s=5.0, first_call_s=1.0, export_s=4.0) == 2.0
