@@ -30,6 +30,7 @@ class BaselineRun:
     cells: Mapping[str, tuple[float, ...]]  # benchmark fullname -> raw per-call samples (seconds)
     launch_bound: frozenset[str] = frozenset()  # cells the run diagnosed as launch-bound
     cold: Mapping[str, float] = field(default_factory=dict)  # cold start seconds (gate.cold_start_seconds)
+    memory: Mapping[str, float] = field(default_factory=dict)  # peak memory MiB (MemoryStats.peak_mib)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class BaselineSet:
 
     def samples(self, fullname: str) -> list[tuple[float, ...]]:
         return [run.cells[fullname] for run in self.runs if fullname in run.cells]
+
+    def memory(self, fullname: str) -> list[float]:
+        return [run.memory[fullname] for run in self.runs if fullname in run.memory]
 
     def cold(self, fullname: str) -> list[float]:
         return [run.cold[fullname] for run in self.runs if fullname in run.cold]
@@ -91,6 +95,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     cells: dict[str, tuple[float, ...]] = {}
     launch_bound: set[str] = set()
     cold: dict[str, float] = {}
+    memory: dict[str, float] = {}
     for bench in data["benchmarks"]:
         try:
             fullname = bench["fullname"]
@@ -103,13 +108,16 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
         extra = (bench.get("extra_info") or {}).get("infperf") or {}
         if (extra.get("diagnosis") or {}).get("launch_bound"):
             launch_bound.add(fullname)
+        peak = (extra.get("memory") or {}).get("peak_mib")
+        if isinstance(peak, (int, float)):
+            memory[fullname] = float(peak)
         phases = extra.get("cold_start") or {}
         if isinstance(phases.get("load_s"), (int, float)) and isinstance(phases.get("first_call_s"), (int, float)):
             cold[fullname] = cold_start_seconds(phases["load_s"], phases["first_call_s"], phases.get("export_s", 0.0))
     match = _NAME.match(path.name)
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
     return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
-                       frozenset(launch_bound), cold)
+                       frozenset(launch_bound), cold, memory)
 
 
 def numbered_files(folder: Path) -> list[Path]:

@@ -81,6 +81,7 @@ class InfPerf:
             result = run_cell(
                 self.request.node.nodeid, self.case, backend, source, settings.timing, self._cache_dir(),
                 settings.seed, reference=source.reference_output if settings.check_outputs else None,
+                memory=settings.memory,
             )
         except ModelError as exc:
             pytest.fail(f"{self.case.id}: {exc}", pytrace=False)
@@ -122,6 +123,13 @@ class InfPerf:
         failures = [f"performance regression: {v.message()}" for v in (verdict,) if v.status is gate.Status.REGRESSED]
         if cold.status is gate.Status.REGRESSED:
             failures.append(f"cold-start regression: {cold.message()}")
+        if result.memory is not None:
+            mem = gate.decide_memory(
+                result.case.id, result.memory.peak_mib, baseline.memory(result.nodeid), settings.policy
+            )
+            config.stash[state.MEMORY_VERDICTS][result.nodeid] = mem
+            if mem.status is gate.Status.REGRESSED:
+                failures.append(f"memory regression: {result.case.id}: {mem.detail}")
         if not failures or settings.gate is gate.GateMode.OFF:
             return
         if settings.gate is gate.GateMode.FAIL:

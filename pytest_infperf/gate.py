@@ -40,6 +40,8 @@ class GatePolicy:
     launch_bound_noise: float = 0.20  # least between-run sigma of launch-bound GPU cells (H100: 8-20 % measured)
     max_limit: float = 0.50  # cap on the noise allowance: a larger change always counts (if significant)
     cold_threshold: float = 1.0  # cold start (load + first call) is noisier: only a change beyond this counts
+    memory_threshold: float = 0.10  # a memory regression exceeds both this fraction ...
+    memory_threshold_mib: float = 64.0  # ... and this many MiB
 
     def floor(self, device: str, launch_bound: bool) -> float:
         """Least between-run sigma of a cell: host-bound cells switch between fast and slow modes from one process
@@ -186,3 +188,21 @@ def decide_cold(cell: str, current: float, baseline: Sequence[float], policy: Ga
         return Verdict(cell, Status.UNCHANGED, **common)
     return Verdict(cell, Status.REGRESSED if change > 0 else Status.IMPROVED, **common,
                    detail="cold start (load + first call, export excluded)")
+
+
+def decide_memory(cell: str, current_mib: float, baseline_mib: Sequence[float], policy: GatePolicy) -> Verdict:
+    """Peak memory regresses when it grew by more than the threshold in % *and* in MiB over the largest baseline run
+    (memory is not noise-free, but it is bounded: the largest stored peak is the honest reference)."""
+    if not baseline_mib:
+        return Verdict(cell, Status.NO_BASELINE, current_mib, detail="no stored memory peak for this cell")
+    base = max(baseline_mib)
+    grew = current_mib - base
+    change = current_mib / base - 1.0 if base > 0 else (math.inf if grew > 0 else 0.0)
+    common = dict(current_median=current_mib, baseline_median=base, change=change,
+                  limit=policy.memory_threshold, baseline_runs=len(baseline_mib))
+    if grew > policy.memory_threshold_mib and change > policy.memory_threshold:
+        return Verdict(cell, Status.REGRESSED, **common,
+                       detail=f"peak memory {current_mib:.0f} MiB vs {base:.0f} MiB (+{grew:.0f} MiB)")
+    if -grew > policy.memory_threshold_mib and change < -policy.memory_threshold:
+        return Verdict(cell, Status.IMPROVED, **common)
+    return Verdict(cell, Status.UNCHANGED, **common)

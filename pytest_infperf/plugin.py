@@ -73,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state.RESULTS] = []
     config.stash[state.VERDICTS] = {}
     config.stash[state.COLD_VERDICTS] = {}
+    config.stash[state.MEMORY_VERDICTS] = {}
     config.stash[state.SOURCES] = {}
     config.stash[state.BASELINE] = None
 
@@ -161,9 +162,10 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         verdict = verdicts.get(bench.get("fullname"))
         if verdict is not None:
             bench.setdefault("extra_info", {})["infperf_verdict"] = verdict.to_json()
-        cold = config.stash.get(state.COLD_VERDICTS, {}).get(bench.get("fullname"))
-        if cold is not None:
-            bench.setdefault("extra_info", {})["infperf_cold_verdict"] = cold.to_json()
+        for key, kind in ((state.COLD_VERDICTS, "cold"), (state.MEMORY_VERDICTS, "memory")):
+            other = config.stash.get(key, {}).get(bench.get("fullname"))
+            if other is not None:
+                bench.setdefault("extra_info", {})[f"infperf_{kind}_verdict"] = other.to_json()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -256,11 +258,12 @@ def _write_summary(tr: Any, config: pytest.Config) -> None:
     if not verdicts:
         return
     mode = config.stash[state.SETTINGS].gate
-    cold = {k: v for k, v in config.stash.get(state.COLD_VERDICTS, {}).items() if v.status is Status.REGRESSED}
-    if cold:
-        tr.write_line(f"cold-start regressed cells (gate: {mode.value}):", bold=True, red=True)
-        for line in report.regression_lines(cold, Status.REGRESSED):
-            tr.write_line(f"  {line}", red=True)
+    for key, kind in ((state.COLD_VERDICTS, "cold-start"), (state.MEMORY_VERDICTS, "memory")):
+        lines = report.regression_lines(config.stash.get(key, {}), Status.REGRESSED)
+        if lines:
+            tr.write_line(f"{kind} regressed cells (gate: {mode.value}):", bold=True, red=True)
+            for line in lines:
+                tr.write_line(f"  {line}", red=True)
     for status, title, colour in (
         (Status.REGRESSED, f"regressed cells (gate: {mode.value})", {"red": True}),
         (Status.NOISY, "noisy cells (cannot decide)", {"yellow": True}),
@@ -277,7 +280,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if state.SETTINGS not in config.stash:
         return
-    verdicts = [*config.stash.get(state.VERDICTS, {}).values(), *config.stash.get(state.COLD_VERDICTS, {}).values()]
+    verdicts = [
+        v for key in (state.VERDICTS, state.COLD_VERDICTS, state.MEMORY_VERDICTS)
+        for v in config.stash.get(key, {}).values()
+    ]
     regressed = any(v.status is Status.REGRESSED for v in verdicts)
     if regressed and config.stash[state.SETTINGS].gate is GateMode.FAIL and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -40,7 +40,7 @@ def table_rows(
     results: Sequence[CellResult], verdicts: Mapping[str, Verdict], reference: str = ""
 ) -> tuple[list[str], list[list[str]]]:
     headers = ["model", "backend", "device", "precision", "shape", "time/batch", "time/image", "images/s",
-               "IQR", "rounds", "first call", "load"]
+               "IQR", "rounds", "first call", "load", "memory"]
     speed = speedups(results, reference)
     if reference:
         headers.append(f"speedup vs {reference}")
@@ -55,6 +55,7 @@ def table_rows(
             fmt_time(r.summary.median), fmt_time(r.per_image), f"{r.images_per_s:,.1f}",
             f"{r.summary.rel_iqr:.1%}", f"{r.summary.n}x{r.timing.block_size}",
             fmt_time(r.cold.first_call_s), fmt_time(r.cold.load_s),
+            f"{r.memory.peak_mib:,.1f} MiB" if r.memory is not None else "-",
         ]
         if reference:
             row.append(f"{speed[r.nodeid]:.2f}x" if r.nodeid in speed else "-")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .matrix import Case
+from .memory import MemoryStats
 from .stats import Summary
 from .timing import Timing
 
@@ -56,6 +57,7 @@ class CellResult:
     diagnosis: Diagnosis | None = None
     device_before: tuple[tuple[str, object], ...] = ()  # NVML state at the cell's start and end
     device_after: tuple[tuple[str, object], ...] = ()
+    memory: MemoryStats | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -64,6 +66,8 @@ class CellResult:
             out.append("launch-bound")
         if self.check is not None and not self.check.ok:
             out.append("WRONG OUTPUT")
+        if self.memory is not None and (self.memory.leaked_mib or 0.0) > 64.0:
+            out.append(f"{self.memory.leaked_mib:.0f} MiB held after release")
         if not self.timing.warmup_settled:
             out.append("warm-up unsettled")
         from .gpu import THROTTLING
@@ -111,5 +115,6 @@ class CellResult:
             "output_check": asdict(self.check) | {"ok": self.check.ok} if self.check else None,
             "diagnosis": asdict(self.diagnosis) | {"ratio": self.diagnosis.ratio} if self.diagnosis else None,
             "device_state": {"start": dict(self.device_before), "end": dict(self.device_after)},
+            "memory": asdict(self.memory) | {"peak_mib": self.memory.peak_mib} if self.memory else None,
             "notes": self.notes,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 from . import gpu
 from .backends.base import Backend
 from .matrix import Case
+from .memory import MemorySampler
 from .models import ModelSource
 from .results import CellResult, ColdStart, Diagnosis, OutputCheck
 from .stats import summarize
@@ -55,6 +57,10 @@ def _device_state(case: Case) -> tuple[tuple[str, object], ...]:
     return tuple(sorted(gpu.device_state(torch.cuda.current_device()).items()))
 
 
+MEMORY_PASS_CALLS = 5
+LEAK_NOTE_MIB = 64.0
+
+
 def run_cell(
     nodeid: str,
     case: Case,
@@ -64,22 +70,36 @@ def run_cell(
     cache_dir: Path,
     seed: int,
     reference: Reference | None = None,
+    memory: bool = True,
 ) -> CellResult:
     inputs = random_inputs(case, seed)
     before = _device_state(case)
-    start = time.perf_counter()
-    session = backend.load(case, source, inputs, cache_dir)
-    with session:
-        session.synchronize()
-        load_s = time.perf_counter() - start
-        timer = session.block_timer()
-        timing = measure(session.run, timer, policy)
-        after = _device_state(case)
-        check = None
-        if reference is not None:
-            check = check_output(session.output(), reference(inputs), case.precision, "torch fp32")
-        phases = tuple(sorted(getattr(session, "phases", {}).items()))
-        details = tuple(sorted(getattr(session, "details", {}).items()))
+    sampler = MemorySampler(case.device) if memory else None
+    with sampler if sampler is not None else contextlib.nullcontext():
+        start = time.perf_counter()
+        session = backend.load(case, source, inputs, cache_dir)
+        with session:
+            session.synchronize()
+            load_s = time.perf_counter() - start
+            if sampler is not None:
+                sampler.pause()  # never sample during the timed blocks
+            timer = session.block_timer()
+            timing = measure(session.run, timer, policy)
+            after = _device_state(case)
+            if sampler is not None:
+                sampler.resume()  # a short separate pass for the steady-state memory
+                for _ in range(MEMORY_PASS_CALLS):
+                    session.run()
+                session.synchronize()
+            check = None
+            if reference is not None:
+                check = check_output(session.output(), reference(inputs), case.precision, "torch fp32")
+            phases = tuple(sorted(getattr(session, "phases", {}).items()))
+            details = tuple(sorted(getattr(session, "details", {}).items()))
+    mem = None
+    if sampler is not None:
+        # release, then verify: a backend that frees nothing would poison the next cell's numbers
+        mem = sampler.stats(leaked_mib=sampler.held_after_release() if case.device == "cuda" else None)
     return CellResult(
         nodeid=nodeid,
         model=source.name,
@@ -93,6 +113,7 @@ def run_cell(
         diagnosis=_diagnose(timer, timing.samples),
         device_before=before,
         device_after=after,
+        memory=mem,
     )
 
 

@@ -23,6 +23,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("threshold", "relative change in percent below which a cell counts as unchanged", "10"),
     ("cold_threshold", "percent change of a cell's cold start (load + first call, export excluded) that counts",
      "100"),
+    ("memory_threshold", "percent growth of a cell's peak memory that counts (with infperf_memory_threshold_mib)",
+     "10"),
     ("history", "baseline runs saved under the compared run's name that the gate uses for between-run noise", "5"),
     ("reference", "cell id (e.g. torch-cpu-fp32-b16) that the table's speedup column is relative to", ""),
     ("report", "write the results (and verdicts) as markdown to this path", ""),
@@ -40,6 +42,9 @@ INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("tf32", "torch fp32 on cuda: TF32 matmul/convolution: default (torch's), on, off", "default"),
     ("ort_cuda_options", "extra CUDAExecutionProvider options, e.g. cudnn_conv_algo_search=HEURISTIC,prefer_nhwc=1",
      ""),
+    ("memory_threshold_mib", "MiB of growth of a cell's peak memory that counts (with --infperf-memory-threshold)",
+     "64"),
+    ("memory", "sample memory per cell (RSS; NVML and torch's allocator on a GPU): on, off", "on"),
     ("check_outputs", "compare each cell's output with an fp32 torch reference: on, off", "on"),
 )
 
@@ -67,6 +72,7 @@ class Settings:
     report: str
     backend_options: BackendOptions
     check_outputs: bool
+    memory: bool
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -154,6 +160,8 @@ def load(
         noise_prior=_number(config, "noise_prior", 0, 1000) / 100,
         launch_bound_noise=_number(config, "launch_bound_noise", 0, 1000) / 100,
         cold_threshold=_number(config, "cold_threshold", 0, 100000) / 100,
+        memory_threshold=_number(config, "memory_threshold", 0, 100000) / 100,
+        memory_threshold_mib=_number(config, "memory_threshold_mib", 0, 10**7),
         max_limit=_number(config, "max_limit", 1, 10000) / 100,
     )
     min_rounds = int(benchmark_options.get("min_rounds", 5))  # type: ignore[call-overload]
@@ -181,4 +189,5 @@ def load(
             ort_cuda_options=_pairs(config, "ort_cuda_options"),
         ),
         check_outputs=_choice(config, "check_outputs", ("on", "off")) == "on",
+        memory=_choice(config, "memory", ("on", "off")) == "on",
     )

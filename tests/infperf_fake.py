@@ -35,6 +35,7 @@ class FakeSession:
     calls: int = 0
     closed: bool = False
     phases: dict[str, float] = field(default_factory=dict)
+    buffer: object = None
 
     def run(self) -> object:
         self.calls += 1
@@ -52,6 +53,7 @@ class FakeSession:
 
     def close(self) -> None:
         self.closed = True
+        self.buffer = None
 
     def __enter__(self) -> FakeSession:
         return self
@@ -82,7 +84,10 @@ class FakeBackend:
         rng = np.random.default_rng([run, case.batch, len(case.backend)])
         offset = float(np.exp(rng.normal(0.0, run_sigma)))
         cost = params.get("ms", 10.0) / 1e3 * case.batch * slowdown * offset
-        return FakeSession(cost=cost, jitter=params.get("jitter", 0.03), rng=rng)
+        session = FakeSession(cost=cost, jitter=params.get("jitter", 0.03), rng=rng)
+        alloc = int(float(os.environ.get("INFPERF_FAKE_ALLOC_MIB", "0")) * 2**20)
+        session.buffer = np.ones(alloc, dtype=np.uint8)  # touched pages: real resident memory for the sampler
+        return session
 
     def versions(self):
         return {"fake": "1"}

@@ -282,3 +282,33 @@ def test_cold_threshold_option(fake_suite, monkeypatch):
     save_runs(fake_suite, "main", 3, monkeypatch)
     monkeypatch.setenv("INFPERF_FAKE_LOAD_S", "0.05")
     assert compare(fake_suite, monkeypatch, 1.0, 7, "--infperf-cold-threshold=10000").ret == 0
+
+
+def test_memory_is_recorded_and_a_memory_regression_fails(fake_suite, monkeypatch):
+    # filling memory also takes time at load: keep the cold-start gate out of this test
+    loose_cold = "--infperf-cold-threshold=100000"
+    monkeypatch.setenv("INFPERF_FAKE_ALLOC_MIB", "8")
+    save_runs(fake_suite, "main", 3, monkeypatch)
+    data = load_json(saved_files(fake_suite.path)[0])
+    memory = data["benchmarks"][0]["extra_info"]["infperf"]["memory"]
+    # on CPU the figure is RSS growth; glibc may serve a repeated 8 MiB from memory it kept, so only its presence
+    # is asserted here; the 300 MiB growth below cannot hide that way
+    assert memory["samples"] > 0 and memory["peak_mib"] == memory["rss_peak_mib"] >= 0.0
+    same = compare(fake_suite, monkeypatch, 1.0, 7, loose_cold)
+    assert same.ret == 0, same.stdout.str()
+    monkeypatch.setenv("INFPERF_FAKE_ALLOC_MIB", "300")
+    result = compare(fake_suite, monkeypatch, 1.0, 7, loose_cold, "--benchmark-json=out.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*memory regression: fake-cpu-fp32-b1: peak memory * MiB vs * MiB (+* MiB)*",
+                                 "*memory regressed cells*"])
+    bench = load_json(fake_suite.path / "out.json")["benchmarks"][0]["extra_info"]
+    assert bench["infperf_memory_verdict"]["status"] == "regressed"
+    assert bench["infperf_verdict"]["status"] == "unchanged"
+    # the same growth under a generous threshold passes
+    assert compare(fake_suite, monkeypatch, 1.0, 7, loose_cold, "--infperf-memory-threshold=100000").ret == 0
+
+
+def test_memory_sampling_can_be_switched_off(fake_suite):
+    assert run_fake(fake_suite, "-o", "infperf_memory=off", "--benchmark-json=out.json").ret == 0
+    bench = load_json(fake_suite.path / "out.json")["benchmarks"][0]["extra_info"]["infperf"]
+    assert bench["memory"] is None

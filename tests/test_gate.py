@@ -98,3 +98,13 @@ def test_cold_start_uses_its_looser_threshold():
     assert decide_cold("c", 4.0, base, POLICY).status is Status.IMPROVED
     assert decide_cold("c", 65.0, [], POLICY).status is Status.NO_BASELINE
     assert cold_start_seconds(load_s=5.0, first_call_s=1.0, export_s=4.0) == 2.0
+
+
+def test_memory_needs_both_percent_and_mib():
+    from pytest_infperf.gate import decide_memory
+
+    assert decide_memory("c", 1100.0, [1000.0, 1010.0], POLICY).status is Status.UNCHANGED  # +8.9 %
+    assert decide_memory("c", 1200.0, [1000.0, 1010.0], POLICY).status is Status.REGRESSED  # +18.8 %, +190 MiB
+    assert decide_memory("c", 50.0, [20.0], POLICY).status is Status.UNCHANGED  # +150 % but only +30 MiB
+    assert decide_memory("c", 500.0, [1000.0], POLICY).status is Status.IMPROVED
+    assert decide_memory("c", 5.0, [], POLICY).status is Status.NO_BASELINE
