@@ -108,10 +108,12 @@ class MemorySampler:
         self.samples += 1
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            if self._active.wait(self.interval):
-                self._sample()
-                time.sleep(self.interval)
+        while True:
+            self._active.wait()  # paused: blocked without waking, so the timed blocks see no sampler at all
+            if self._stop.is_set():
+                return
+            self._sample()
+            time.sleep(self.interval)
 
     def pause(self) -> None:
         self._active.clear()
