@@ -129,7 +129,7 @@ class InfPerf:
             )
             config.stash[state.MEMORY_VERDICTS][result.nodeid] = mem
             if mem.status is gate.Status.REGRESSED:
-                failures.append(f"memory regression: {result.case.id}: {mem.detail}")
+                failures.append(f"memory regression: {mem.message()}")
         if not failures or settings.gate is gate.GateMode.OFF:
             return
         if settings.gate is gate.GateMode.FAIL:

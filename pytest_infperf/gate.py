@@ -63,6 +63,7 @@ class Verdict:
     baseline_runs: int = 0
     p_value: float | None = None
     floor: float = 0.0  # least between-run sigma assumed for this kind of cell
+    unit: str = "s"  # what current/baseline are: seconds, or "MiB" for memory verdicts
     baseline_source: str = ""
     detail: str = ""
 
@@ -79,6 +80,7 @@ class Verdict:
             "baseline": self.baseline_source,
             "detail": self.detail,
             "sigma_floor": self.floor,
+            "unit": self.unit,
         }
 
     @property
@@ -97,6 +99,8 @@ class Verdict:
         return ", ".join(parts)
 
     def message(self) -> str:
+        if self.unit == "MiB":
+            return f"{self.cell}: {self.status.value}{': ' + self.detail if self.detail else ''}"
         if self.status is Status.NO_BASELINE or self.baseline_median is None or self.change is None:
             return f"{self.cell}: {self.status.value}{': ' + self.detail if self.detail else ''}"
         return (
@@ -199,10 +203,10 @@ def decide_memory(cell: str, current_mib: float, baseline_mib: Sequence[float], 
     grew = current_mib - base
     change = current_mib / base - 1.0 if base > 0 else (math.inf if grew > 0 else 0.0)
     common = dict(current_median=current_mib, baseline_median=base, change=change,
-                  limit=policy.memory_threshold, baseline_runs=len(baseline_mib))
+                  limit=policy.memory_threshold, baseline_runs=len(baseline_mib), unit="MiB")
     if grew > policy.memory_threshold_mib and change > policy.memory_threshold:
         return Verdict(cell, Status.REGRESSED, **common,
                        detail=f"peak memory {current_mib:.0f} MiB vs {base:.0f} MiB (+{grew:.0f} MiB)")
     if -grew > policy.memory_threshold_mib and change < -policy.memory_threshold:
-        return Verdict(cell, Status.IMPROVED, **common)
-    return Verdict(cell, Status.UNCHANGED, **common)
+        return Verdict(cell, Status.IMPROVED, **common, detail=f"peak memory {current_mib:.0f} MiB vs {base:.0f} MiB")
+    return Verdict(cell, Status.UNCHANGED, **common, detail=f"peak memory {current_mib:.0f} MiB vs {base:.0f} MiB")
