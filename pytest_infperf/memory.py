@@ -101,8 +101,12 @@ class MemorySampler:
     def _sample(self) -> None:
         self.rss_peak = max(self.rss_peak, rss_mib())
         if self._nvml is not None:
-            self.device_peak = max(self.device_peak or 0.0, self._nvml.device_mib())
-            proc = self._nvml.process_mib()
+            try:
+                self.device_peak = max(self.device_peak or 0.0, self._nvml.device_mib())
+                proc = self._nvml.process_mib()
+            except Exception:  # NVML errors are its own types; a sampler must never take the cell down
+                self._nvml = None
+                proc = None
             if proc is not None:
                 self.process_peak = max(self.process_peak or 0.0, proc)
         self.samples += 1
