@@ -100,6 +100,7 @@ class ModelSource:
         self.seed = seed
         self._module: Any = None
         self._digest: str | None = None
+        self._references: dict[tuple[int, ...], Any] = {}
 
     @property
     def is_torch(self) -> bool:
@@ -131,7 +132,7 @@ class ModelSource:
         import numpy as np
 
         key = tuple(inputs.shape)
-        cache = self.__dict__.setdefault("_references", {})
+        cache = self._references
         if key not in cache:
             if self.factory is not None:
                 import torch
