@@ -9,17 +9,9 @@ class InfperfError(Exception):
     """Base class for errors raised by pytest-infperf."""
 
 
-class BackendUnavailable(InfperfError):
-    """A cell cannot run here (library missing, no GPU, unsupported precision): the cell is skipped with this text."""
-
-
 class ModelError(InfperfError):
     """The model named in ``@pytest.mark.infperf`` cannot be found, imported or built."""
 
 
 class BaselineError(pytest.UsageError):
     """A stored baseline cannot be used (corrupt, truncated, other schema, other machine). Usage error: exit 4."""
-
-
-class OutputMismatch(InfperfError):
-    """A backend produced outputs that disagree with the reference beyond the precision's tolerance."""

@@ -7,6 +7,7 @@ variant (numpy in, numpy out: H2D and D2H included). ``onnxruntime-cudagraph`` t
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,16 @@ if TYPE_CHECKING:
     from ..settings import BackendOptions
 
 _NUMPY = {"fp32": "float32", "fp16": "float16"}
+
+
+@functools.cache
+def _preload_cuda_libraries() -> None:
+    """Load CUDA/cuDNN from the nvidia-* wheels (or those torch brought) once per process, not in every cell's
+    cold start."""
+    import onnxruntime
+
+    if hasattr(onnxruntime, "preload_dlls"):
+        onnxruntime.preload_dlls()
 
 
 def _cuda_sync() -> None:
@@ -124,8 +135,7 @@ class OnnxRuntimeBackend:
         so = onnxruntime.SessionOptions()
         so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         if case.device == "cuda":
-            if hasattr(onnxruntime, "preload_dlls"):
-                onnxruntime.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels (or those torch brought)
+            _preload_cuda_libraries()
             providers: list[Any] = [("CUDAExecutionProvider", self._provider_options())]
         else:
             providers = ["CPUExecutionProvider"]
