@@ -1,23 +1,38 @@
 """Stored baselines: pytest-benchmark JSON files under ``<storage>/<fingerprint>/``.
 
-Reading is strict: a file the gate relies on that is corrupt, truncated, of another schema or from another machine
-stops the session with a usage error naming the file and the fix. Nothing here ever writes or deletes a file.
+Reading is strict: a file the gate relies on that is corrupt, truncated, of an unknown schema or from another machine
+stops the session with a usage error naming the file and the fix. An older schema is migrated in memory (MIGRATIONS).
+Nothing here ever writes or deletes a file; writing is storage.py's.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import BaselineError
 from .gate import cold_start_seconds
 
-SCHEMA = 1
+# Schema 2 adds the run-level ``infperf`` object beside machine_info: {"schema": 2, "outcomes": {fullname:
+# {"status": "oom" | "crashed" | "timeout" | "error", "cell": ..., "message": ..., ...}}} for cells without timing.
+SCHEMA = 2
 _NAME = re.compile(r"^(\d{4})_(.*)\.json$")
 _RESAVE = "save a fresh baseline on this machine with: pytest perf_tests --benchmark-save=NAME"
+
+
+def _from_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 had no run-level outcomes: every cell it names was measured."""
+    info = {**data["machine_info"]["infperf"], "schema": 2}
+    return {**data, "machine_info": {**data["machine_info"], "infperf": info}, "infperf": {"schema": 2, "outcomes": {}}}
+
+
+# from_version -> function returning the data in from_version + 1. Applied in memory only: files are never rewritten.
+MIGRATIONS: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1}
+OLDEST = min(MIGRATIONS, default=SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,8 @@ class BaselineRun:
     launch_bound: frozenset[str] = frozenset()  # cells the run diagnosed as launch-bound
     cold: Mapping[str, float] = field(default_factory=dict)  # cold start seconds (gate.cold_start_seconds)
     memory: Mapping[str, float] = field(default_factory=dict)  # peak memory MiB (MemoryStats.peak_mib)
+    outcomes: Mapping[str, str] = field(default_factory=dict)  # fullname -> "oom" | "crashed" | "timeout" | "error"
+    schema: int = SCHEMA  # the schema the file was written in (older ones are migrated on read)
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,10 @@ class BaselineSet:
     def launch_bound(self, fullname: str) -> bool:
         return any(fullname in run.launch_bound for run in self.runs)
 
+    def outcome(self, fullname: str) -> str | None:
+        """How the cell ended in the newest run when it produced no timing ("oom", ...); None if it was measured."""
+        return self.newest.outcomes.get(fullname) if self.runs else None
+
 
 def _fail(path: Path, problem: str, fix: str) -> BaselineError:
     return BaselineError(f"baseline {path}: {problem}; {fix}")
@@ -84,10 +105,8 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     if not isinstance(info, dict):
         raise _fail(path, "was not written by pytest-infperf (machine_info has no 'infperf' fingerprint)",
                     f"keep plain pytest-benchmark files out of the baseline folder, or {_RESAVE}")
-    schema = info.get("schema")
-    if schema != SCHEMA:
-        raise _fail(path, f"has baseline schema {schema!r}, this pytest-infperf reads schema {SCHEMA}",
-                    f"use the pytest-infperf version that wrote it, or {_RESAVE}")
+    written = _schema_of(path, info.get("schema"), restore)
+    data = _migrate(data, written)
     if info.get("fingerprint") != fingerprint:
         raise _fail(path, f"was made on another machine (fingerprint {info.get('fingerprint')!r}, "
                           f"this machine is {fingerprint!r}) and is not comparable",
@@ -117,7 +136,46 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     match = _NAME.match(path.name)
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
     return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
-                       frozenset(launch_bound), cold, memory)
+                       frozenset(launch_bound), cold, memory, _outcomes(path, data, restore), written)
+
+
+def _schema_of(path: Path, schema: object, restore: str) -> int:
+    older = ", ".join(str(version) for version in sorted(MIGRATIONS))
+    reads = f"reads schema {SCHEMA}" + (f" and migrates schema {older}" if older else "")
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise _fail(path, f"has no valid baseline schema (machine_info.infperf.schema is {schema!r}; "
+                          f"this pytest-infperf {reads})", restore)
+    if schema > SCHEMA:
+        raise _fail(path, f"has baseline schema {schema}, newer than this pytest-infperf can read (it {reads})",
+                    f"upgrade pytest-infperf (pip install -U pytest-infperf), or move the file away and {_RESAVE}")
+    if schema < OLDEST:
+        raise _fail(path, f"has baseline schema {schema}, older than this pytest-infperf can read (it {reads})",
+                    f"move the file away and {_RESAVE}")
+    return schema
+
+
+def _migrate(data: dict[str, Any], schema: int) -> dict[str, Any]:
+    for version in range(schema, SCHEMA):
+        data = MIGRATIONS[version](data)
+    return data
+
+
+def _outcomes(path: Path, data: dict[str, Any], restore: str) -> dict[str, str]:
+    """fullname -> status of the cells that ended without timing (schema 2's run-level ``infperf.outcomes``)."""
+    run = data.get("infperf")
+    if run is None:
+        return {}
+    outcomes = run.get("outcomes", {}) if isinstance(run, dict) else None
+    if not isinstance(outcomes, dict):
+        raise _fail(path, "has a malformed run-level 'infperf' object (expected {'outcomes': {fullname: {...}}})",
+                    restore)
+    found: dict[str, str] = {}
+    for fullname, outcome in outcomes.items():
+        status = outcome.get("status") if isinstance(outcome, dict) else None
+        if not isinstance(status, str) or not status:
+            raise _fail(path, f"has an outcome without a 'status' for {fullname}", restore)
+        found[fullname] = status
+    return found
 
 
 def numbered_files(folder: Path) -> list[Path]:

@@ -21,6 +21,7 @@ class Status(str, Enum):
     IMPROVED = "improved"
     UNCHANGED = "unchanged"
     NOISY = "noisy"
+    UNSTABLE = "unstable"  # measured while the GPU throttled or ran at other clocks than the baseline
     NO_BASELINE = "no baseline"
 
 
@@ -66,6 +67,8 @@ class Verdict:
     unit: str = "s"  # what current/baseline are: seconds, or "MiB" for memory verdicts
     baseline_source: str = ""
     detail: str = ""
+    rounds_needed: int | None = None  # noisy: rounds of this run that would likely decide it
+    baseline_runs_needed: int | None = None  # noisy: baseline runs under one name that would decide it
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -81,6 +84,8 @@ class Verdict:
             "detail": self.detail,
             "sigma_floor": self.floor,
             "unit": self.unit,
+            "rounds_needed": self.rounds_needed,
+            "baseline_runs_needed": self.baseline_runs_needed,
         }
 
     @property
@@ -115,6 +120,37 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms"
 
 
+def rounds_to_decide(p_value: float, rounds: int, alpha: float, baseline_rounds: int) -> int | None:
+    """Rounds this run would need for the rank test to reach ``alpha`` at the observed effect, or None when the
+    samples show no consistent shift (more rounds would not decide it).
+
+    The Mann-Whitney z statistic of a fixed shift grows with the square root of the sample size, so the needed size is
+    the current one scaled by (z_alpha / z_observed)^2; it is also at least what an exact test needs to reach alpha
+    at all (complete separation)."""
+    from scipy.stats import norm
+
+    if not 0.0 < p_value < 0.5:
+        return None
+    z_now, z_need = float(norm.isf(p_value)), float(norm.isf(alpha))
+    needed = math.ceil(rounds * (z_need / z_now) ** 2)
+    while stats.min_attainable_p(needed, baseline_rounds) >= alpha:
+        needed += 1
+    return max(needed, rounds + 1)
+
+
+def baseline_runs_to_decide(change: float, sigma: float, floor: float, policy: GatePolicy, k: int) -> int | None:
+    """Baseline runs under one name after which the between-run noise limit falls below this change (the limit
+    shrinks with runs as the t quantile and sqrt(1 + 1/k) do); None when no number of runs gets it there."""
+    target = abs(math.log1p(change))
+    for runs in range(max(k + 1, 2), 101):
+        limit = stats.prediction_limit(sigma, runs, policy.confidence)
+        if floor > 0:
+            limit = max(limit, stats.prior_limit(floor, runs, policy.confidence))
+        if math.log1p(min(max(policy.threshold, limit), max(policy.max_limit, policy.threshold))) < target:
+            return runs
+    return None
+
+
 def decide(
     cell: str,
     current: Sequence[float],
@@ -122,7 +158,10 @@ def decide(
     policy: GatePolicy,
     source: str = "",
     floor: float = 0.0,
+    unstable: str = "",
 ) -> Verdict:
+    """``unstable``: why this run's device state makes a comparison meaningless (throttling, other clocks); the
+    verdict is then "unstable" with the numbers kept, never regressed or improved."""
     cur_median = stats.summarize(current).median
     if not baseline_runs:
         return Verdict(cell, Status.NO_BASELINE, cur_median, detail="no stored sample for this cell")
@@ -152,21 +191,49 @@ def decide(
 
     if magnitude <= math.log1p(policy.threshold):
         return Verdict(cell, Status.UNCHANGED, **common)
+    if unstable:
+        return Verdict(cell, Status.UNSTABLE, **common, detail=f"{unstable}; rerun on a steady GPU to compare")
     if magnitude <= math.log1p(limit):
+        runs = baseline_runs_to_decide(change, sigma if sigma is not None else policy.noise_prior, floor, policy, k)
+        hint = (f"save {runs - k} more baseline run(s) under one name ({runs} in all) to decide"
+                if runs else "no number of baseline runs decides a change this small at this cell's noise")
         return Verdict(
-            cell, Status.NOISY, **common,
+            cell, Status.NOISY, **common, baseline_runs_needed=runs,
             detail=f"{change:+.1%} is beyond the {policy.threshold:.0%} threshold but within this cell's "
-            f"between-run noise (±{limit:.1%}); save more baseline runs under one name (now {k}) to decide",
+            f"between-run noise (±{limit:.1%}, {k} baseline run(s)); {hint}",
         )
     if p_value >= policy.alpha:
-        floor = stats.min_attainable_p(len(current), len(pooled))
-        hint = (
-            f"with {len(current)} rounds the test cannot reach p<{policy.alpha}; raise --benchmark-min-rounds"
-            if floor >= policy.alpha
-            else "the samples overlap too much; raise --benchmark-min-rounds or --benchmark-max-time"
-        )
-        return Verdict(cell, Status.NOISY, **common, detail=f"not significant (p={p_value:.2g}); {hint}")
+        rounds = rounds_to_decide(p_value, len(current), policy.alpha, len(pooled))
+        hint = (f"about {rounds} rounds (now {len(current)}) would likely decide it: "
+                f"--benchmark-min-rounds={rounds}" if rounds
+                else "the samples show no consistent shift; more rounds are unlikely to decide it")
+        return Verdict(cell, Status.NOISY, **common, rounds_needed=rounds,
+                       detail=f"not significant (p={p_value:.2g}); {hint}")
     return Verdict(cell, Status.REGRESSED if change > 0 else Status.IMPROVED, **common)
+
+
+def instability(
+    before: dict[str, object], after: dict[str, object], baseline_sm_clock: float | None = None,
+    clock_tolerance: float = 0.10,
+) -> str:
+    """Why a GPU cell's numbers cannot be compared (empty when they can): throttle reasons at its start or end,
+    power/thermal violation time accumulated during it (NVML counters), or an SM clock far from the baseline's."""
+    from .gpu import THROTTLING
+
+    reasons = sorted((set(before.get("clock_event_reasons", []) or []) | set(
+        after.get("clock_event_reasons", []) or [])) & THROTTLING)
+    out = []
+    if reasons:
+        out.append("throttled (" + ", ".join(reasons) + ")")
+    for key, what in (("power_violation_ns", "power"), ("thermal_violation_ns", "thermal")):
+        start, end = before.get(key), after.get(key)
+        if isinstance(start, (int, float)) and isinstance(end, (int, float)) and end - start > 1e6:
+            out.append(f"{(end - start) / 1e6:.0f} ms of {what} capping during the cell")
+    clock = after.get("sm_clock_mhz")
+    if baseline_sm_clock and isinstance(clock, (int, float)) and clock > 0:
+        if abs(clock / baseline_sm_clock - 1.0) > clock_tolerance:
+            out.append(f"SM clock {clock:.0f} MHz vs {baseline_sm_clock:.0f} MHz in the baseline")
+    return "; ".join(out)
 
 
 def cold_start_seconds(load_s: float, first_call_s: float, export_s: float = 0.0) -> float:

@@ -121,6 +121,14 @@ def device_state(torch_index: int = 0) -> dict[str, object]:
             out[key] = probe()
         except Exception:
             continue
+    # cumulative time the driver held clocks down for power or temperature: before/after a cell gives throttling
+    # *during* it without sampling while it is timed
+    for key, policy in (("power_violation_ns", "NVML_PERF_POLICY_POWER"), ("thermal_violation_ns",
+                                                                           "NVML_PERF_POLICY_THERMAL")):
+        try:
+            out[key] = int(pynvml.nvmlDeviceGetViolationStatus(handle, getattr(pynvml, policy)).violationTime)
+        except Exception:
+            continue
     getter = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
         pynvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None
     )

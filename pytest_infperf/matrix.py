@@ -23,11 +23,16 @@ class Case:
     batch: int
     input_shape: tuple[int, ...]
     shape_in_id: bool = False  # set when a test sweeps several input shapes
+    concurrency: int = 1  # concurrent users, each with its own session
+    max_batch: int = 0  # > 0: not a timed cell but the search for the largest batch up to this one
 
     @property
     def id(self) -> str:
-        base = f"{self.backend}-{self.device}-{self.precision}-b{self.batch}"
-        return f"{base}-{'x'.join(map(str, self.input_shape))}" if self.shape_in_id else base
+        batch = "max" if self.max_batch else str(self.batch)
+        base = f"{self.backend}-{self.device}-{self.precision}-b{batch}"
+        if self.shape_in_id:
+            base += f"-{'x'.join(map(str, self.input_shape))}"
+        return f"{base}-c{self.concurrency}" if self.concurrency > 1 else base
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -42,6 +47,7 @@ class Selection:
     devices: tuple[str, ...]
     precisions: tuple[str, ...]
     batches: tuple[int, ...]
+    concurrency: tuple[int, ...] = (1,)
 
 
 def _split(raw: str | Sequence[str]) -> list[str]:
@@ -66,7 +72,7 @@ def parse_choices(flag: str, raw: str | Sequence[str], allowed: Sequence[str]) -
     return _dedupe(items)
 
 
-def parse_batches(flag: str, raw: str | Sequence[str]) -> tuple[int, ...]:
+def parse_batches(flag: str, raw: str | Sequence[str], what: str = "batch") -> tuple[int, ...]:
     items = _split(raw)
     if not items:
         raise pytest.UsageError(f"{flag}: empty list; give positive integers, e.g. {flag}=1,8,32")
@@ -80,7 +86,7 @@ def parse_batches(flag: str, raw: str | Sequence[str]) -> tuple[int, ...]:
             ) from None
         if value <= 0:
             raise pytest.UsageError(
-                f"{flag}: batch {value} is not positive; give positive integers, e.g. {flag}=1,8,32"
+                f"{flag}: {what} {value} is not positive; give positive integers, e.g. {flag}=1,8,32"
             )
         batches.append(value)
     return tuple(dict.fromkeys(batches))
@@ -97,12 +103,24 @@ def resolve_devices(devices: tuple[str, ...], gpu_present: bool) -> tuple[str, .
     return _dedupe(out)
 
 
-def expand(selection: Selection, input_shapes: Sequence[tuple[int, ...]]) -> list[Case]:
-    """All cells of one test, in a stable order: backend, device, precision, batch, shape."""
+def expand(selection: Selection, input_shapes: Sequence[tuple[int, ...]], max_batch: int = 0) -> list[Case]:
+    """All cells of one test, in a stable order: backend, device, precision, batch, shape, concurrency.
+
+    With ``max_batch``, one search cell per backend x device x precision x shape replaces the batch and concurrency
+    axes."""
     several = len(input_shapes) > 1
+    if max_batch:
+        return [
+            Case(backend=b, device=d, precision=p, batch=1, input_shape=tuple(s), shape_in_id=several,
+                 max_batch=max_batch)
+            for b, d, p, s in itertools.product(
+                selection.backends, selection.devices, selection.precisions, input_shapes
+            )
+        ]
     return [
-        Case(backend=b, device=d, precision=p, batch=n, input_shape=tuple(s), shape_in_id=several)
-        for b, d, p, n, s in itertools.product(
-            selection.backends, selection.devices, selection.precisions, selection.batches, input_shapes
+        Case(backend=b, device=d, precision=p, batch=n, input_shape=tuple(s), shape_in_id=several, concurrency=c)
+        for b, d, p, n, s, c in itertools.product(
+            selection.backends, selection.devices, selection.precisions, selection.batches, input_shapes,
+            selection.concurrency,
         )
     ]

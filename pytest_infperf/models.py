@@ -101,6 +101,7 @@ class ModelSource:
         self._module: Any = None
         self._digest: str | None = None
         self._references: dict[tuple[int, ...], Any] = {}
+        self.flops: dict[tuple[int, ...], float | None] = {}  # per input shape, filled by flops.py
 
     @property
     def is_torch(self) -> bool:
@@ -180,6 +181,25 @@ class ModelSource:
             return path, False
         export_onnx(self.torch_module(), input_shape, precision, path)
         return path, True
+
+    def int8_onnx_path(self, input_shape: tuple[int, ...], cache_dir: Path) -> tuple[Path, dict[str, float]]:
+        """The int8 Q/DQ model (ONNX Runtime static quantization of the fp32 model, see quantize.py), cached next to
+        the fp32 export and keyed by it plus the calibration settings, and the seconds this call spent exporting
+        (``export_s``) and quantizing (``quantize_s``) on cache misses."""
+        import time
+
+        from .quantize import Calibration, cached_qdq
+
+        phases: dict[str, float] = {}
+        start = time.perf_counter()
+        fp32, exported = self.onnx_path(input_shape, "fp32", cache_dir)
+        if exported:
+            phases["export_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        path, quantized = cached_qdq(fp32, input_shape, cache_dir, Calibration(seed=self.seed))
+        if quantized:
+            phases["quantize_s"] = time.perf_counter() - start
+        return path, phases
 
 
 def _class_source(cls: type) -> str:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import baseline as baseline_mod
-from . import fingerprint, gpu, hookspec, report, settings, state
+from . import distributed, fingerprint, gpu, hookspec, report, report_outcomes, settings, state
 from .backends import REGISTRY, make_backend
 from .baseline import SCHEMA
 from .errors import ModelError
@@ -19,6 +21,9 @@ from .fixture import InfPerf
 from .gate import GateMode, Status
 from .matrix import expand, resolve_devices
 from .models import ModelSpec
+from .runner import clear_sources
+from .storage import install as install_atomic_storage
+from .worker import Worker
 
 MARKER_KEYS = {"model", "input_shape", "name", "presets"}
 _DEFAULT_STORAGE = "file://./.benchmarks"
@@ -70,11 +75,18 @@ def pytest_configure(config: pytest.Config) -> None:
     conf = dataclasses.replace(conf, selection=dataclasses.replace(selection, devices=devices))
     config.stash[state.SETTINGS] = conf
     config.stash[state.FINGERPRINT] = fp
+    config.stash[state.XDIST_JSON] = []
+    config.stash[state.XDIST_DEVICES] = {}
+    config.stash[state.XDIST_ERRORS] = []
+    if distributed.worker_id(config) is not None:  # before anything initialises CUDA in this process
+        distributed.configure_worker(config, len(gpu.nvml_gpus()), devices, conf.xdist_cpu)
     config.stash[state.RESULTS] = []
     config.stash[state.VERDICTS] = {}
     config.stash[state.COLD_VERDICTS] = {}
     config.stash[state.MEMORY_VERDICTS] = {}
-    config.stash[state.SOURCES] = {}
+    config.stash[state.OUTCOMES] = {}
+    config.stash[state.MAX_BATCH] = []
+    config.stash[state.WORKER] = Worker(_log_dir(config))
     config.stash[state.BASELINE] = None
 
     # pytest-benchmark builds its session (and loads --benchmark-compare) in its own trylast pytest_configure,
@@ -82,9 +94,29 @@ def pytest_configure(config: pytest.Config) -> None:
     # re-pointed at baselines/<fingerprint>/, so that it never loads another machine's files.
     if conf.storage and getattr(config.option, "benchmark_storage", None) == _DEFAULT_STORAGE:
         config.option.benchmark_storage = f"file://{Path(config.rootpath, conf.storage)}"
+    if distributed.is_controller(config):
+        # refuse here, once, what each worker would refuse (xdist would restart crashing workers over and over)
+        distributed.check_controller(config, len(gpu.nvml_gpus()), devices, conf.xdist_cpu)
+        # the controller measures nothing (its workers do): keep pytest-benchmark from announcing that it is disabled
+        config.option.benchmark_disable = True
     config.stash[state.COMPARE] = getattr(config.option, "benchmark_compare", None)
     if config.stash[state.COMPARE]:
         config.option.benchmark_compare = None
+
+
+def _log_dir(config: pytest.Config) -> Path:
+    """Where the worker processes' logs go: pytest's cache folder, else a temporary folder."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("infperf-logs"))
+    return Path(tempfile.mkdtemp(prefix="infperf-logs-"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    worker = config.stash.get(state.WORKER, None)
+    if worker is not None:
+        worker.stop()
+    clear_sources()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -97,6 +129,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     bs.machine_id = fp.key
     bs.save_data = True  # raw samples are what the gate decides on
+    if distributed.worker_id(config) is not None:
+        distributed.enable_benchmarks(config, bs)
+    install_atomic_storage(bs)  # saves: temp file + rename, run numbers under a lock; --benchmark-json atomic too
     storage = bs.storage
     if hasattr(storage, "default_machine_id"):
         storage.default_machine_id = fp.key
@@ -158,6 +193,11 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
     """Each compared cell carries its verdict in the JSON (--benchmark-json, saves), for CI and tools to read."""
     verdicts = config.stash.get(state.VERDICTS, {})
+    output_json["infperf"] = {
+        "schema": SCHEMA,
+        "outcomes": {nodeid: o.to_json() for nodeid, o in config.stash.get(state.OUTCOMES, {}).items()},
+        "max_batch": [m.to_json() for m in config.stash.get(state.MAX_BATCH, [])],
+    }
     for bench in output_json.get("benchmarks", []):
         verdict = verdicts.get(bench.get("fullname"))
         if verdict is not None:
@@ -215,7 +255,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("infperf_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
                              ids=["other-preset"], indirect=True)
         return
-    cases = expand(conf.selection, [tuple(one) for one in shapes])
+    cases = expand(conf.selection, [tuple(one) for one in shapes], conf.max_batch)
     metafunc.parametrize("infperf_case", [(case, spec) for case in cases], ids=[c.id for c in cases], indirect=True)
 
 
@@ -237,6 +277,35 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return (yield)
     finally:
         _write_summary(terminalreporter, config)
+        _write_outcomes(terminalreporter, config)
+
+
+def _write_outcomes(tr: Any, config: pytest.Config) -> None:
+    """Cells without a measurement, max-batch searches and concurrency scaling (terminal and markdown report)."""
+    outcomes = config.stash.get(state.OUTCOMES, {})
+    found = config.stash.get(state.MAX_BATCH, [])
+    results = config.stash.get(state.RESULTS, [])
+    concurrency = report_outcomes.concurrency_table(results)
+    if not (outcomes or found or concurrency):
+        return
+    if found:
+        tr.section("infperf largest batch that runs", sep="-", bold=True)
+        for line in report_outcomes.max_batch_table(found):
+            tr.write_line(line)
+    if concurrency:
+        tr.section("infperf concurrent users", sep="-", bold=True)
+        for line in concurrency:
+            tr.write_line(line)
+    if outcomes:
+        tr.section("infperf cells without a measurement", sep="-", bold=True, red=True)
+        for line in report_outcomes.outcome_lines(outcomes):
+            tr.write_line(line, red=True)
+    conf = config.stash[state.SETTINGS]
+    if conf.report:
+        path = Path(config.invocation_params.dir, conf.report)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existing = path.read_text() if path.exists() and results else "# Inference performance\n\n"
+        path.write_text(existing.rstrip("\n") + "\n\n" + report_outcomes.markdown(outcomes, found, results))
 
 
 def _write_summary(tr: Any, config: pytest.Config) -> None:
@@ -248,13 +317,30 @@ def _write_summary(tr: Any, config: pytest.Config) -> None:
     conf = config.stash[state.SETTINGS]
     tr.section("infperf results", sep="-", bold=True)
     tr.write_line(f"machine {fp.key}")
+    workers = config.stash.get(state.XDIST_DEVICES, {})
+    if workers:
+        pinned = ", ".join(f"{w} on GPU {d}" if d else w for w, d in sorted(workers.items()))
+        tr.write_line(f"pytest-xdist: {len(workers)} workers ({pinned}); results merged")
+        for path in config.stash.get(state.XDIST_WRITTEN, []):
+            tr.write_line(f"merged results saved in {path}")
+    for error in config.stash.get(state.XDIST_ERRORS, []):
+        tr.write_line(f"a worker's results could not be collected: {error}", red=True)
     for line in report.results_table(results, verdicts, conf.reference):
         tr.write_line(line)
+    for line in report.recommendation_lines(results, conf.memory_limit_mib):
+        tr.write_line(line, bold=True)
     if conf.report:
         path = Path(config.invocation_params.dir, conf.report)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(report.markdown(results, verdicts, fp.key, conf.reference))
+        other = {"cold-start": config.stash.get(state.COLD_VERDICTS, {}),
+                 "memory": config.stash.get(state.MEMORY_VERDICTS, {})}
+        path.write_text(report.markdown(results, verdicts, fp.key, conf.reference, conf.memory_limit_mib, other))
         tr.write_line(f"markdown report written to {path}")
+    if conf.plot:
+        from . import plots  # matplotlib only when plots are asked for
+
+        for plot in plots.write_plots(results, verdicts, Path(config.invocation_params.dir, conf.plot), fp.key):
+            tr.write_line(f"plot written to {plot}")
     if not verdicts:
         return
     mode = config.stash[state.SETTINGS].gate
@@ -267,6 +353,7 @@ def _write_summary(tr: Any, config: pytest.Config) -> None:
     for status, title, colour in (
         (Status.REGRESSED, f"regressed cells (gate: {mode.value})", {"red": True}),
         (Status.NOISY, "noisy cells (cannot decide)", {"yellow": True}),
+        (Status.UNSTABLE, "unstable cells (GPU throttled or at other clocks: not compared)", {"yellow": True}),
         (Status.IMPROVED, "improved cells", {"green": True}),
     ):
         lines = report.regression_lines(verdicts, status)
@@ -276,10 +363,29 @@ def _write_summary(tr: Any, config: pytest.Config) -> None:
                 tr.write_line(f"  {line}", **colour)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``pytest -n auto``: one worker per visible GPU (called before configure: options are not parsed yet)."""
+    visible = [p for p in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if p.strip()]
+    return len(visible) or len(gpu.nvml_gpus()) or None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    distributed.collect(node.config, node)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if state.SETTINGS not in config.stash:
         return
+    bs = getattr(config, "_benchmarksession", None)
+    if distributed.worker_id(config) is not None:
+        distributed.worker_output(config, bs)
+    elif distributed.is_controller(config):
+        config.stash[state.XDIST_WRITTEN] = distributed.save(config, bs)
+        if config.stash[state.XDIST_ERRORS]:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     verdicts = [
         v for key in (state.VERDICTS, state.COLD_VERDICTS, state.MEMORY_VERDICTS)
         for v in config.stash.get(key, {}).values()

@@ -1,16 +1,25 @@
-"""Rendering only: turns results and verdicts into text. Decides nothing."""
+"""Rendering only: turns results and verdicts into text. Decides nothing.
+
+The table reads like seed 002's (backend, device, precision, shape, time per batch, time per image, memory, speedup,
+FLOPs), plus images/s, achieved TFLOP/s, the comparison with the baseline, and the measurement's own figures (IQR,
+rounds, cold start). A value a cell does not have (no memory sampled, no FLOP count, a cell that failed) shows "-".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 
+from . import recommend
 from .gate import Status, Verdict
 from .results import CellResult
 
+MISSING = "-"
+
 
 def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
+    if seconds is None or not math.isfinite(seconds):
+        return MISSING
     if seconds >= 1.0:
         return f"{seconds:.3f} s"
     if seconds >= 1e-3:
@@ -18,14 +27,42 @@ def fmt_time(seconds: float | None) -> str:
     return f"{seconds * 1e6:.1f} us"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+def fmt_flops(flops: float | None) -> str:
+    """FLOPs with an SI prefix: 3.63 GFLOP (a multiply-add counts 2)."""
+    if flops is None or not math.isfinite(flops) or flops <= 0:
+        return MISSING
+    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if flops >= scale:
+            return f"{flops / scale:.2f} {prefix}FLOP"
+    return f"{flops:.0f} FLOP"
 
-    def line(cells: Sequence[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs)
 
-    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+def fmt_tflops(tflops: float | None) -> str:
+    if tflops is None or not math.isfinite(tflops) or tflops <= 0:
+        return MISSING
+    if tflops >= 10:
+        return f"{tflops:,.1f}"
+    if tflops >= 0.01:
+        return f"{tflops:.3f}"
+    if tflops >= 0.001:
+        return f"{tflops:.4f}"
+    return f"{tflops:.1e}"
+
+
+def fmt_mib(mib: float | None) -> str:
+    return MISSING if mib is None or not math.isfinite(mib) else f"{mib:,.1f} MiB"
+
+
+def _safe(render: Callable[[], str]) -> str:
+    """A field the cell does not have renders as "-" instead of breaking the whole summary."""
+    try:
+        return render()
+    except (AttributeError, TypeError, ValueError, ZeroDivisionError, KeyError):
+        return MISSING
+
+
+def _shape(r: CellResult) -> str:
+    return "x".join(map(str, r.case.batch_shape))
 
 
 def speedups(results: Sequence[CellResult], reference: str) -> dict[str, float]:
@@ -33,73 +70,169 @@ def speedups(results: Sequence[CellResult], reference: str) -> dict[str, float]:
     if not reference:
         return {}
     refs = {r.model: r for r in results if r.case.id == reference}
-    return {r.nodeid: refs[r.model].per_image / r.per_image for r in results if r.model in refs}
+    out = {}
+    for r in results:
+        ref = refs.get(r.model)
+        if ref is None:
+            continue
+        try:
+            out[r.nodeid] = ref.per_image / r.per_image
+        except (AttributeError, TypeError, ZeroDivisionError):
+            continue
+    return out
+
+
+_LEFT = {"model", "backend", "device", "precision", "shape", "verdict", "notes"}
 
 
 def table_rows(
     results: Sequence[CellResult], verdicts: Mapping[str, Verdict], reference: str = ""
 ) -> tuple[list[str], list[list[str]]]:
-    headers = ["model", "backend", "device", "precision", "shape", "time/batch", "time/image", "images/s",
-               "IQR", "rounds", "first call", "load", "memory"]
+    users = any(int(getattr(r.case, "concurrency", 1) or 1) > 1 for r in results)
+    headers = ["model", "backend", "device", "precision", "shape"]
+    if users:
+        headers.append("users")
+    headers += ["time/batch", "time/image", "images/s", "memory"]
     speed = speedups(results, reference)
     if reference:
         headers.append(f"speedup vs {reference}")
+    headers += ["FLOPs/image", "TFLOP/s"]
     compare = bool(verdicts)
     if compare:
-        headers += ["baseline", "change", "verdict"]
-    headers.append("notes")
+        headers += ["baseline", "current", "change", "verdict"]
+    headers += ["IQR", "rounds", "first call", "load", "notes"]
     rows = []
     for r in results:
-        row = [
-            r.model, r.case.backend, r.case.device, r.case.precision, "x".join(map(str, r.case.batch_shape)),
-            fmt_time(r.summary.median), fmt_time(r.per_image), f"{r.images_per_s:,.1f}",
-            f"{r.summary.rel_iqr:.1%}", f"{r.summary.n}x{r.timing.block_size}",
-            fmt_time(r.cold.first_call_s), fmt_time(r.cold.load_s),
-            f"{r.memory.peak_mib:,.1f} MiB" if r.memory is not None else "-",
+        row = [r.model, r.case.backend, r.case.device, r.case.precision, _safe(lambda r=r: _shape(r))]
+        if users:
+            row.append(_safe(lambda r=r: str(int(getattr(r.case, "concurrency", 1) or 1))))
+        row += [
+            _safe(lambda r=r: fmt_time(r.summary.median)),
+            _safe(lambda r=r: fmt_time(r.per_image)),
+            _safe(lambda r=r: f"{r.images_per_s:,.1f}"),
+            _safe(lambda r=r: fmt_mib(r.memory.peak_mib) if r.memory is not None else MISSING),
         ]
         if reference:
-            row.append(f"{speed[r.nodeid]:.2f}x" if r.nodeid in speed else "-")
+            row.append(f"{speed[r.nodeid]:.2f}x" if r.nodeid in speed else MISSING)
+        row += [
+            _safe(lambda r=r: fmt_flops(r.flops_per_image)),
+            _safe(lambda r=r: fmt_tflops(r.tflops_per_s)),
+        ]
         if compare:
             v = verdicts.get(r.nodeid)
             row += [
-                fmt_time(v.baseline_median) if v else "-",
-                f"{v.change:+.1%}" if v and v.change is not None else "-",
-                v.status.value if v else "-",
+                fmt_time(v.baseline_median) if v else MISSING,
+                fmt_time(v.current_median) if v else MISSING,
+                f"{v.change:+.1%}" if v and v.change is not None else MISSING,
+                v.status.value if v else MISSING,
             ]
-        row.append("; ".join(r.notes))
+        row += [
+            _safe(lambda r=r: f"{r.summary.rel_iqr:.1%}"),
+            _safe(lambda r=r: f"{r.summary.n}x{r.timing.block_size}"),
+            _safe(lambda r=r: fmt_time(r.cold.first_call_s)),
+            _safe(lambda r=r: fmt_time(r.cold.load_s)),
+            _safe(lambda r=r: "; ".join(r.notes)),
+        ]
         rows.append(row)
     return headers, rows
 
 
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    right = {i for i, h in enumerate(headers) if h not in _LEFT}
+
+    def line(cells: Sequence[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
 def results_table(results: Sequence[CellResult], verdicts: Mapping[str, Verdict], reference: str = "") -> list[str]:
     headers, rows = table_rows(results, verdicts, reference)
-    return _table(headers, rows, right=set(range(5, len(headers) - 2)))
+    return _table(headers, rows)
+
+
+def _pick(label: str, cell: CellResult | None, detail: Callable[[CellResult], str], missing: str) -> str:
+    if cell is None:
+        return f"{label}: {missing}"
+    return f"{label}: {cell.case.id} ({_safe(lambda: detail(cell))})"
+
+
+def _throughput(cell: CellResult) -> str:
+    return f"{fmt_time(cell.per_image)}/image, {cell.images_per_s:,.1f} images/s"
+
+
+def recommendation_lines(results: Sequence[CellResult], memory_limit_mib: float | None = None) -> list[str]:
+    """One line per model (and input shape): fastest per image, lowest latency at batch 1, fastest within the
+    memory limit when one is given."""
+    lines = []
+    for rec in recommend.recommend(results, memory_limit_mib):
+        parts = [
+            _pick("fastest per image", rec.fastest, _throughput, "none (no cell measured a usable number)"),
+            _pick("lowest latency at batch 1", rec.lowest_latency,
+                  lambda c: f"{fmt_time(c.summary.median)} per call",
+                  "- (no batch-1 cell; add 1 to --infperf-batches)"),
+        ]
+        if rec.memory_limit_mib is not None:
+            label = f"fastest within {rec.memory_limit_mib:,.0f} MiB"
+            if rec.within_memory is not None:
+                parts.append(_pick(label, rec.within_memory,
+                                   lambda c: f"{_throughput(c)}, {fmt_mib(recommend.peak_mib(c))}", ""))
+            elif rec.smallest_memory is not None:
+                small = rec.smallest_memory
+                parts.append(f"{label}: none (least memory: {small.case.id} at "
+                             f"{fmt_mib(recommend.peak_mib(small))})")
+            else:
+                parts.append(f"{label}: none (no cell has a memory figure; memory sampling is ini infperf_memory)")
+        shape = "x".join(map(str, rec.input_shape))
+        lines.append(f"recommended for {rec.model} ({shape}): " + "; ".join(parts))
+    return lines
 
 
 _ORDER = {Status.REGRESSED: 0, Status.NOISY: 1, Status.IMPROVED: 2, Status.NO_BASELINE: 3, Status.UNCHANGED: 4}
 
 
 def markdown(
-    results: Sequence[CellResult], verdicts: Mapping[str, Verdict], machine: str, reference: str = ""
+    results: Sequence[CellResult],
+    verdicts: Mapping[str, Verdict],
+    machine: str,
+    reference: str = "",
+    memory_limit_mib: float | None = None,
+    other_verdicts: Mapping[str, Mapping[str, Verdict]] | None = None,
 ) -> str:
-    """The results as a markdown document: regressions first, then the table (for job summaries and PR comments)."""
+    """The results as a markdown document for job summaries and PR comments: regressions first (time, then the
+    ``other_verdicts`` kinds such as cold-start and memory), the recommendations, then the table with regressed
+    cells at the top."""
+    other = other_verdicts or {}
     lines = [f"# Inference performance: {machine}", ""]
-    flagged = sorted((v for v in verdicts.values() if v.status in (Status.REGRESSED, Status.NOISY)),
-                     key=lambda v: _ORDER[v.status])
     if verdicts:
         counts = {s: sum(1 for v in verdicts.values() if v.status is s) for s in Status}
-        lines += [", ".join(f"{n} {s.value}" for s, n in counts.items() if n), ""]
-    for v in flagged:
-        lines.append(f"- **{v.status.value}**: {v.message()}")
+        summary = [f"{n} {s.value}" for s, n in counts.items() if n]
+        summary += [f"{n} {kind} regressed" for kind, kv in other.items()
+                    if (n := sum(1 for v in kv.values() if v.status is Status.REGRESSED))]
+        lines += [", ".join(summary), ""]
+    flagged = [f"- **regressed**: {v.message()}" for v in verdicts.values() if v.status is Status.REGRESSED]
+    flagged += [f"- **{kind} regressed**: {v.message()}" for kind, kv in other.items()
+                for v in kv.values() if v.status is Status.REGRESSED]
+    flagged += [f"- **noisy**: {v.message()}" for v in verdicts.values() if v.status is Status.NOISY]
     if flagged:
-        lines.append("")
+        lines += [*flagged, ""]
+    recs = recommendation_lines(results, memory_limit_mib)
+    if recs:
+        lines += [f"- {line}" for line in recs] + [""]
     headers, rows = table_rows(results, verdicts, reference)
-    if verdicts:
-        order = {r.nodeid: _ORDER[verdicts[r.nodeid].status] if r.nodeid in verdicts else 5 for r in results}
-        paired = sorted(zip(results, rows, strict=True), key=lambda pair: order[pair[0].nodeid])
+    if verdicts or other:
+        def rank(r: CellResult) -> int:
+            if any(kv.get(r.nodeid) is not None and kv[r.nodeid].status is Status.REGRESSED for kv in other.values()):
+                return 0
+            v = verdicts.get(r.nodeid)
+            return _ORDER[v.status] if v is not None else len(_ORDER)
+
+        paired = sorted(zip(results, rows, strict=True), key=lambda pair: rank(pair[0]))
         rows = [row for _, row in paired]
     lines.append("| " + " | ".join(headers) + " |")
-    lines.append("|" + "|".join("---:" if 5 <= i < len(headers) - 2 else "---" for i in range(len(headers))) + "|")
+    lines.append("|" + "|".join("---" if h in _LEFT else "---:" for h in headers) + "|")
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 

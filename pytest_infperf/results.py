@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .concurrency import ConcurrencyStats
 from .matrix import Case
 from .memory import MemoryStats
 from .stats import Summary
@@ -44,6 +45,43 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """A cell that produced no measurement: out of memory, crashed, timed out, or failed with an error."""
+
+    status: str  # "oom" | "crashed" | "timeout" | "error"
+    cell: str
+    message: str
+    batch: int = 0
+    exit_signal: str | None = None
+    log_tail: tuple[str, ...] = ()
+    memory: tuple[tuple[str, float], ...] = ()  # device/host memory figures at the failure (MiB)
+
+    @property
+    def title(self) -> str:
+        return {"oom": "out of memory", "crashed": "crashed", "timeout": "timed out", "error": "error"}[self.status]
+
+    def describe(self) -> str:
+        text = f"{self.cell}: {self.title}"
+        if self.status == "oom":
+            mem = dict(self.memory)
+            figures = [f"batch {self.batch}"]
+            if "device_used_mib" in mem:
+                figures.append(f"device {mem['device_used_mib']:,.0f} of {mem['device_total_mib']:,.0f} MiB in use")
+            if "torch_max_allocated_mib" in mem:
+                figures.append(f"torch max allocated {mem['torch_max_allocated_mib']:,.0f} MiB")
+            if "rss_mib" in mem:
+                figures.append(f"process RSS {mem['rss_mib']:,.0f} MiB")
+            text += f" ({'; '.join(figures)})"
+        return f"{text}: {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status, "cell": self.cell, "message": self.message, "batch": self.batch,
+            "exit_signal": self.exit_signal, "log_tail": list(self.log_tail), "memory": dict(self.memory),
+        }
+
+
+@dataclass(frozen=True)
 class CellResult:
     nodeid: str
     model: str
@@ -58,6 +96,8 @@ class CellResult:
     device_before: tuple[tuple[str, object], ...] = ()  # NVML state at the cell's start and end
     device_after: tuple[tuple[str, object], ...] = ()
     memory: MemoryStats | None = None
+    flops_per_image: float | None = None  # counted once per model and input shape (None: not countable)
+    concurrency: ConcurrencyStats | None = None  # set when the cell ran several concurrent users
 
     @property
     def notes(self) -> list[str]:
@@ -81,11 +121,23 @@ class CellResult:
 
     @property
     def per_image(self) -> float:
+        """Time per image: of one request when a single user; the inverse of aggregate throughput with several."""
+        if self.concurrency is not None:
+            return 1.0 / self.concurrency.images_per_s
         return self.summary.median / self.case.batch
 
     @property
     def images_per_s(self) -> float:
+        if self.concurrency is not None:
+            return self.concurrency.images_per_s
         return self.case.batch / self.summary.median
+
+    @property
+    def tflops_per_s(self) -> float | None:
+        """Achieved TFLOP/s: FLOPs per image x images per second."""
+        if self.flops_per_image is None:
+            return None
+        return self.flops_per_image * self.images_per_s / 1e12
 
     def to_json(self) -> dict[str, object]:
         """The ``extra_info["infperf"]`` entry stored with the cell in pytest-benchmark's JSON."""
@@ -100,6 +152,8 @@ class CellResult:
             "time_per_batch_s": self.summary.median,
             "time_per_image_s": self.per_image,
             "images_per_s": self.images_per_s,
+            "flops_per_image": self.flops_per_image,
+            "tflops_per_s": self.tflops_per_s,
             "summary": asdict(self.summary),
             "block_size": self.timing.block_size,
             "warmup": {
@@ -116,5 +170,6 @@ class CellResult:
             "diagnosis": asdict(self.diagnosis) | {"ratio": self.diagnosis.ratio} if self.diagnosis else None,
             "device_state": {"start": dict(self.device_before), "end": dict(self.device_after)},
             "memory": asdict(self.memory) | {"peak_mib": self.memory.peak_mib} if self.memory else None,
+            "concurrency": asdict(self.concurrency) | {"users": self.case.concurrency} if self.concurrency else None,
             "notes": self.notes,
         }

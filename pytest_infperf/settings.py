@@ -28,6 +28,14 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("history", "baseline runs saved under the compared run's name that the gate uses for between-run noise", "5"),
     ("reference", "cell id (e.g. torch-cpu-fp32-b16) that the table's speedup column is relative to", ""),
     ("report", "write the results (and verdicts) as markdown to this path", ""),
+    ("plot", "write PNG plots (time per image and memory vs batch, current vs baseline) into this folder", ""),
+    ("memory_limit", "MiB of peak memory for the recommendation line's 'fastest within a memory limit'", ""),
+    ("concurrency", "comma list of concurrent users per cell, each on its own session and CUDA stream", "1"),
+    ("max_batch", "find the largest batch that runs per backend x device x precision x shape, growing up to "
+     "this batch (0: off)", "0"),
+    ("timeout", "seconds one cell may run before it is stopped and recorded as a timeout (0: no limit)", "1800"),
+    ("isolate", "run cells in a child worker process, so that a crash, hang or OOM becomes that cell's outcome "
+     "and the session goes on: on, off", "on"),
 )
 INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("noise_prior", "between-run noise (percent, sigma) assumed when the baseline has a single run, and the least "
@@ -46,6 +54,20 @@ INI_ONLY: tuple[tuple[str, str, str], ...] = (
      "64"),
     ("memory", "sample memory per cell (RSS; NVML and torch's allocator on a GPU): on, off", "on"),
     ("check_outputs", "compare each cell's output with an fp32 torch reference: on, off", "on"),
+    ("trt_workspace_mib", "TensorRT family: builder workspace limit in MiB (tensorrt: MemoryPoolType.WORKSPACE, "
+     "onnxruntime-trt: trt_max_workspace_size, torch-tensorrt: workspace_size): default (the library's) or an "
+     "integer", "default"),
+    ("trt_opt_level", "TensorRT family: builder optimization level 0-5: default (TensorRT's, 3) or an integer",
+     "default"),
+    ("trt_aux_streams", "TensorRT family: most auxiliary streams per inference: default (TensorRT's heuristic) or "
+     "an integer (0: none)", "default"),
+    ("trt_cuda_graph", "tensorrt: replay execute_async_v3 as a CUDA graph; onnxruntime-trt: trt_cuda_graph_enable: "
+     "on, off", "off"),
+    ("trt_profile", "TensorRT family optimization profile: sweep (one engine from batch 1 up to the largest batch, "
+     "tuned for the largest) or cell (one engine per batch, tuned for it)", "sweep"),
+    ("trt_max_batch", "largest batch of the sweep profile: auto (the largest of --infperf-batches) or an integer",
+     "auto"),
+    ("xdist_cpu", "allow CPU cells under pytest -n (they share cores and disturb each other): on, off", "off"),
 )
 
 
@@ -56,6 +78,12 @@ class BackendOptions:
     channels_last: str = "auto"
     tf32: str = "default"
     ort_cuda_options: tuple[tuple[str, str], ...] = ()
+    trt_workspace_mib: int | None = None  # None: the library's default
+    trt_opt_level: int | None = None
+    trt_aux_streams: int | None = None
+    trt_cuda_graph: bool = False
+    trt_profile: str = "sweep"  # sweep | cell (engine_cache.ShapeProfile)
+    trt_max_batch: int = 0  # largest batch of the sweep profile; 0: the cell's own batch
 
 
 @dataclass(frozen=True)
@@ -73,6 +101,12 @@ class Settings:
     backend_options: BackendOptions
     check_outputs: bool
     memory: bool
+    plot: str = ""
+    memory_limit_mib: float | None = None
+    max_batch: int = 0
+    cell_timeout: float = 0.0
+    isolate: bool = True
+    xdist_cpu: bool = False
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -106,6 +140,11 @@ def _number(config: pytest.Config, name: str, low: float, high: float, integer: 
     return value
 
 
+def _optional_number(config: pytest.Config, name: str, low: float, high: float) -> float | None:
+    raw, _ = _raw(config, name)
+    return _number(config, name, low, high) if raw.strip() else None
+
+
 def _axis(config: pytest.Config, name: str, preset: str) -> tuple[str, str]:
     """An axis: the command line, else the preset, else ini."""
     if getattr(config.option, f"infperf_{name}", None) is None and preset:
@@ -134,6 +173,30 @@ def _pairs(config: pytest.Config, name: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _default_or_int(config: pytest.Config, name: str, low: int, high: int, word: str = "default") -> int | None:
+    """An integer knob that may be left to the library (``word``, returned as None)."""
+    raw, where = _raw(config, name)
+    if raw.strip() == word:
+        return None
+    try:
+        value = int(raw.strip(), 10)
+    except ValueError:
+        raise pytest.UsageError(f"{where}: {raw!r} is neither {word} nor an integer; give {word} or an integer "
+                                f"from {low} to {high}") from None
+    if not low <= value <= high:
+        raise pytest.UsageError(f"{where}: {value} is out of range; give {word} or an integer from {low} to {high}")
+    return value
+
+
+def _plot_folder(config: pytest.Config) -> str:
+    raw, where = _raw(config, "plot")
+    if raw.strip():
+        from .plots import require_matplotlib
+
+        require_matplotlib(where)  # now, not after minutes of measuring
+    return raw.strip()
+
+
 def load(
     config: pytest.Config,
     backend_names: tuple[str, ...],
@@ -152,6 +215,8 @@ def load(
     precisions = parse_choices(where, raw, PRECISIONS)
     raw, where = _axis(config, "batches", preset)
     batches = parse_batches(where, raw)
+    raw, where = _raw(config, "concurrency")
+    concurrency = parse_batches(where, raw, what="concurrency")
     gate = GateMode(_choice(config, "gate", tuple(m.value for m in GateMode)))
 
     policy = GatePolicy(
@@ -173,7 +238,7 @@ def load(
         min_block_time=max(min_time, _number(config, "min_block_time", 0, 10)),
     )
     return Settings(
-        selection=Selection(backends, devices, precisions, batches),
+        selection=Selection(backends, devices, precisions, batches, concurrency),
         gate=gate,
         policy=policy,
         history=int(_number(config, "history", 1, 100, integer=True)),
@@ -187,7 +252,19 @@ def load(
             channels_last=_choice(config, "channels_last", ("auto", "on", "off")),
             tf32=_choice(config, "tf32", ("default", "on", "off")),
             ort_cuda_options=_pairs(config, "ort_cuda_options"),
+            trt_workspace_mib=_default_or_int(config, "trt_workspace_mib", 1, 2**24),
+            trt_opt_level=_default_or_int(config, "trt_opt_level", 0, 5),
+            trt_aux_streams=_default_or_int(config, "trt_aux_streams", 0, 64),
+            trt_cuda_graph=_choice(config, "trt_cuda_graph", ("on", "off")) == "on",
+            trt_profile=_choice(config, "trt_profile", ("sweep", "cell")),
+            trt_max_batch=_default_or_int(config, "trt_max_batch", 1, 2**20, word="auto") or max(batches),
         ),
         check_outputs=_choice(config, "check_outputs", ("on", "off")) == "on",
         memory=_choice(config, "memory", ("on", "off")) == "on",
+        plot=_plot_folder(config),
+        memory_limit_mib=_optional_number(config, "memory_limit", 1, 10**9),
+        max_batch=int(_number(config, "max_batch", 0, 2**20, integer=True)),
+        cell_timeout=_number(config, "timeout", 0, 7 * 24 * 3600),
+        isolate=_choice(config, "isolate", ("on", "off")) == "on",
+        xdist_cpu=_choice(config, "xdist_cpu", ("on", "off")) == "on",
     )

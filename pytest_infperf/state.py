@@ -8,7 +8,7 @@ import pytest
 
 from .fingerprint import Fingerprint
 from .gate import Verdict
-from .results import CellResult
+from .results import CellResult, Outcome
 from .settings import Settings
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -20,3 +20,12 @@ COLD_VERDICTS = pytest.StashKey[dict[str, Verdict]]()
 MEMORY_VERDICTS = pytest.StashKey[dict[str, Verdict]]()
 SOURCES = pytest.StashKey[dict[Any, Any]]()
 COMPARE = pytest.StashKey[Any]()
+OUTCOMES = pytest.StashKey[dict[str, Outcome]]()  # cells without a measurement: oom, crashed, timeout, error
+MAX_BATCH = pytest.StashKey[list[Any]]()  # maxbatch.MaxBatch per search cell
+WORKER = pytest.StashKey[Any]()  # worker.Worker: the session's child process for cells
+XDIST_USER_DISABLE = pytest.StashKey[bool]()  # worker: the user's own --benchmark-disable
+XDIST_SAVE = pytest.StashKey[Any]()  # worker: the save/autosave/json options taken over by the controller
+XDIST_JSON = pytest.StashKey[list[Any]]()  # controller: each worker's pytest-benchmark JSON
+XDIST_WRITTEN = pytest.StashKey[list[str]]()  # controller: files the merged results were written to
+XDIST_ERRORS = pytest.StashKey[list[str]]()  # controller: workers whose results could not be collected
+XDIST_DEVICES = pytest.StashKey[dict[str, str]]()  # controller: worker id -> CUDA_VISIBLE_DEVICES it ran with

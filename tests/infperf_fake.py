@@ -3,6 +3,11 @@
 Loaded into pytester runs with ``-p infperf_fake``. Per-call cost = ms * batch * slowdown * run offset * jitter,
 where the slowdown, the run's offset (between-run noise) and the jitter seed come from environment variables, so a
 test can stage A/A runs and injected regressions without hardware and without waiting.
+
+Failures on demand, for the isolation tests: INFPERF_FAKE_CRASH = abort | segv | hang | oom | exhaust, in the cells
+whose batch is INFPERF_FAKE_CRASH_BATCH (default: every cell), during ``run`` (abort, segv, hang) or ``load`` (oom:
+the error text torch raises; exhaust: a real host allocation beyond an address-space limit). INFPERF_FAKE_OOM_ABOVE=N
+raises torch's out-of-memory error at load for batches above N (the max-batch search's device limit).
 """
 
 from __future__ import annotations
@@ -37,8 +42,12 @@ class FakeSession:
     phases: dict[str, float] = field(default_factory=dict)
     buffer: object = None
 
+    crash: str = ""
+
     def run(self) -> object:
         self.calls += 1
+        if self.crash and self.calls > 3:  # after the first call and some warm-up: mid-cell
+            _crash(self.crash)
         CLOCK.now += self.cost * float(np.exp(self.rng.normal(0.0, self.jitter)))
         return None
 
@@ -62,6 +71,31 @@ class FakeSession:
         self.close()
 
 
+def _crash(kind: str) -> None:
+    import ctypes
+    import sys
+
+    print(f"fake backend: about to {kind}", flush=True)
+    if kind == "abort":
+        os.abort()
+    if kind == "segv":
+        ctypes.string_at(0)
+    if kind == "hang":
+        while True:
+            time.sleep(1)
+    if kind == "oom":
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.11 GiB total capacity)")
+    if kind == "exhaust":
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/statm") as statm:
+            size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (size + 256 * 2**20, hard))  # this process only: the worker
+        np.ones(2**30, dtype=np.uint8)  # 1 GiB against a 256 MiB allowance: MemoryError
+    print(f"unknown INFPERF_FAKE_CRASH={kind}", file=sys.stderr)
+
+
 class FakeBackend:
     name = "fake"
 
@@ -76,7 +110,19 @@ class FakeBackend:
         return None
 
     def load(self, case, source, inputs, cache_dir):
+        from pytest_infperf import progress
+
+        progress.report("loading the fake model")
         time.sleep(float(os.environ.get("INFPERF_FAKE_LOAD_S", "0")))  # real time: load is timed by the host clock
+        crash = os.environ.get("INFPERF_FAKE_CRASH", "")
+        only = os.environ.get("INFPERF_FAKE_CRASH_BATCH", "")
+        if only and int(only) != case.batch:
+            crash = ""
+        if crash in ("oom", "exhaust"):
+            _crash(crash)
+        above = os.environ.get("INFPERF_FAKE_OOM_ABOVE", "")
+        if above and case.batch > int(above):
+            raise RuntimeError(f"CUDA out of memory. Tried to allocate {case.batch} MiB at batch {case.batch}")
         params = source.factory()
         slowdown = float(os.environ.get("INFPERF_FAKE_SLOWDOWN", "1"))
         run = int(os.environ.get("INFPERF_FAKE_RUN", "0"))
@@ -84,7 +130,7 @@ class FakeBackend:
         rng = np.random.default_rng([run, case.batch, len(case.backend)])
         offset = float(np.exp(rng.normal(0.0, run_sigma)))
         cost = params.get("ms", 10.0) / 1e3 * case.batch * slowdown * offset
-        session = FakeSession(cost=cost, jitter=params.get("jitter", 0.03), rng=rng)
+        session = FakeSession(cost=cost, jitter=params.get("jitter", 0.03), rng=rng, crash=crash)
         alloc = int(float(os.environ.get("INFPERF_FAKE_ALLOC_MIB", "0")) * 2**20)
         session.buffer = np.ones(alloc, dtype=np.uint8)  # touched pages: real resident memory for the sampler
         return session

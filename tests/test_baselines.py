@@ -30,7 +30,8 @@ def test_save_writes_machine_keyed_pytest_benchmark_json_with_raw_samples(fake_s
     data = load_json(files[0])
     info = data["machine_info"]["infperf"]
     assert files[0].parent.name == info["fingerprint"]
-    assert info["schema"] == 1
+    assert info["schema"] == 2
+    assert data["infperf"]["schema"] == 2 and data["infperf"]["outcomes"] == {}
     for key in ("cpu", "python", "system"):
         assert info["fields"][key]
     bench = {b["param"]: b for b in data["benchmarks"]}
@@ -198,7 +199,9 @@ def _corruptions():
     return [
         (truncate, "*is not valid JSON, the file is truncated*git checkout --*"),
         (garbage, "*is not valid JSON, the file is corrupt*"),
-        (other_schema, "*has baseline schema 99, this pytest-infperf reads schema 1*"),
+        (other_schema, "*has baseline schema 99, newer than this pytest-infperf can read (it reads schema 2 and "
+                       "migrates schema 1); upgrade pytest-infperf (pip install -U pytest-infperf), or move the file "
+                       "away and save a fresh baseline*"),
         (other_machine, "*was made on another machine (fingerprint 'NVIDIA_A100-000000000000'*not comparable*"),
         (plain_pytest_benchmark, "*was not written by pytest-infperf*"),
         (no_samples, "*has a benchmark without 'fullname' or raw samples*"),

@@ -20,6 +20,9 @@ REGISTRY: dict[str, str] = {
     "onnxruntime": f"{_ORT}:OnnxRuntimeBackend",
     "onnxruntime-host": f"{_ORT}:OnnxRuntimeHostBackend",
     "onnxruntime-cudagraph": f"{_ORT}:OnnxRuntimeCudaGraphBackend",
+    "tensorrt": "pytest_infperf.backends.tensorrt_backend:TensorRTBackend",
+    "onnxruntime-trt": "pytest_infperf.backends.ort_tensorrt_backend:OnnxRuntimeTensorRTBackend",
+    "torch-tensorrt": "pytest_infperf.backends.torch_tensorrt_backend:TorchTensorRTBackend",
 }
 
 

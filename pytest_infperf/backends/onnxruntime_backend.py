@@ -94,11 +94,11 @@ class OnnxRuntimeBackend:
             import onnxruntime
         except ImportError:
             return f"{case.id}: onnxruntime is not installed; pip install 'pytest-infperf[onnxruntime]'"
-        if case.precision not in _NUMPY:
-            return (f"{case.id}: {self.name} runs fp32 and fp16 exports; {case.precision} has no export/kernels here "
-                    "(int8 comes from a quantized model)")
-        if case.device == "cpu" and case.precision != "fp32":
-            return f"{case.id}: {self.name} on cpu is measured in fp32 only; use fp32 on cpu"
+        if case.precision not in (*_NUMPY, "int8"):
+            return (f"{case.id}: {self.name} runs fp32 and fp16 exports and int8 Q/DQ models; {case.precision} has "
+                    "no export/kernels here")
+        if case.device == "cpu" and case.precision == "fp16":
+            return f"{case.id}: {self.name} on cpu is measured in fp32 and int8; use fp32 or int8 on cpu"
         if case.device == "cpu" and self.cuda_graph:
             return f"{case.id}: {self.name} uses CUDA graphs; select --infperf-devices=cuda"
         if case.device == "cuda":
@@ -111,8 +111,14 @@ class OnnxRuntimeBackend:
                     f"{case.id}: this onnxruntime has no CUDAExecutionProvider (providers: {', '.join(providers)}); "
                     "pip uninstall onnxruntime && pip install onnxruntime-gpu"
                 )
-        if source.onnx_file is not None and case.precision != "fp32":
-            return f"{case.id}: model {source.name!r} is a given ONNX file; only its own precision (fp32) is measured"
+        if source.onnx_file is not None and case.precision not in ("fp32", "int8"):
+            return (f"{case.id}: model {source.name!r} is a given ONNX file; its own precision (fp32) and int8 "
+                    "(quantized from it) are measured")
+        if case.precision == "int8":
+            try:
+                import onnx  # noqa: F401  # the quantizer reads and writes the model with it
+            except ImportError:
+                return f"{case.id}: int8 quantization needs onnx; pip install onnx"
         return None
 
     def prepare(self, source: ModelSource) -> None:
@@ -125,33 +131,54 @@ class OnnxRuntimeBackend:
             options["enable_cuda_graph"] = "1"
         return options
 
+    provider_hint = "check CUDA/cuDNN libraries"
+
+    def _model_path(self, case: Case, source: ModelSource, cache_dir: Path, phases: dict[str, float]) -> Path:
+        """The model this cell runs: the export in the cell's precision, or for int8 the cached Q/DQ model."""
+        if case.precision == "int8":
+            path, spent = source.int8_onnx_path(case.input_shape, cache_dir)
+            phases.update(spent)
+            return path
+        start = time.perf_counter()
+        path, exported = source.onnx_path(case.input_shape, case.precision, cache_dir)
+        if exported:
+            phases["export_s"] = time.perf_counter() - start
+        return path
+
+    def _providers(self, case: Case, path: Path, cache_dir: Path, details: dict[str, object]) -> list[Any]:
+        """Execution providers, the first one required (a session that fell back to another is an error)."""
+        if case.device == "cuda":
+            _preload_cuda_libraries()
+            return [("CUDAExecutionProvider", self._provider_options())]
+        return ["CPUExecutionProvider"]
+
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> OnnxRuntimeSession:
         import onnxruntime
 
-        start = time.perf_counter()
-        path, exported = source.onnx_path(case.input_shape, case.precision, cache_dir)
-        phases = {"export_s": time.perf_counter() - start} if exported else {}
+        phases: dict[str, float] = {}
+        path = self._model_path(case, source, cache_dir, phases)
+        details: dict[str, object] = {}
         start = time.perf_counter()
         so = onnxruntime.SessionOptions()
         so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if case.device == "cuda":
-            _preload_cuda_libraries()
-            providers: list[Any] = [("CUDAExecutionProvider", self._provider_options())]
-        else:
-            providers = ["CPUExecutionProvider"]
+        providers = self._providers(case, path, cache_dir, details)
         session = onnxruntime.InferenceSession(str(path), so, providers=providers)
-        if case.device == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
-            raise RuntimeError(f"{case.id}: onnxruntime fell back to {session.get_providers()}; the CUDA provider did "
-                               "not load (check CUDA/cuDNN libraries)")
+        expected = providers[0][0] if isinstance(providers[0], tuple) else providers[0]
+        if session.get_providers()[0] != expected:
+            raise RuntimeError(f"{case.id}: onnxruntime fell back to {session.get_providers()}; {expected} did "
+                               f"not load ({self.provider_hint})")
         phases["session_s"] = time.perf_counter() - start
-        name = session.get_inputs()[0].name
-        x = inputs.astype(_NUMPY[case.precision])
-        details: dict[str, object] = {
+        meta = session.get_inputs()[0]
+        name = meta.name
+        x = inputs.astype("float16" if meta.type == "tensor(float16)" else "float32")  # int8 Q/DQ: float32 in
+        details.update({
             "providers": session.get_providers(),
             "provider_options": {k: v for k, v in session.get_provider_options().items()
                                  if k == session.get_providers()[0]},
             "io": "device" if (case.device == "cuda" and self.io_binding) else "host",
-        }
+        })
+        if case.precision == "int8":
+            details["int8"] = "Q/DQ model (ONNX Runtime static quantization, see quantize.py)"
         if case.device == "cuda" and self.io_binding:
             run, output, keep = self._bind(onnxruntime, session, name, x)
         else:

@@ -24,7 +24,8 @@ class TorchSession:
     so that entering it is not part of every timed call."""
 
     def __init__(
-        self, call: Any, inputs: Any, device: str, details: dict[str, object], restore: list[Any] | None = None
+        self, call: Any, inputs: Any, device: str, details: dict[str, object], restore: list[Any] | None = None,
+        stream: Any = None,
     ) -> None:
         import torch
 
@@ -38,14 +39,23 @@ class TorchSession:
             self._modes.callback(undo)
         self.details = details
         self.phases: dict[str, float] = {}
+        self._stream = stream  # a concurrent user's own stream; None: the current stream
 
     def run(self) -> object:
-        self._out = self._call(self._inputs)
+        if self._stream is None:
+            self._out = self._call(self._inputs)
+        else:
+            with self._torch.cuda.stream(self._stream):
+                self._out = self._call(self._inputs)
         return self._out
 
     def synchronize(self) -> None:
-        if self._device == "cuda":
+        if self._device != "cuda":
+            return
+        if self._stream is None:
             self._torch.cuda.synchronize()
+        else:
+            self._stream.synchronize()  # this user's work only, not the other users'
 
     def block_timer(self) -> BlockTimer:
         if self._device == "cuda":
@@ -59,7 +69,7 @@ class TorchSession:
 
     def close(self) -> None:
         self._modes.close()
-        self._call = self._inputs = self._out = None
+        self._call = self._inputs = self._out = self._stream = None
         if self._device == "cuda":
             self._torch.cuda.synchronize()
             self._torch.cuda.empty_cache()
@@ -125,6 +135,15 @@ class TorchBackend:
         return {"tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
                 "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32)}
 
+    @staticmethod
+    def _user_stream(case: Case) -> Any:
+        """Concurrent users each get their own CUDA stream, as a server's model instances do."""
+        if case.device != "cuda" or case.concurrency <= 1:
+            return None
+        import torch
+
+        return torch.cuda.Stream()
+
     def _model_and_input(
         self, case: Case, source: ModelSource, inputs: np.ndarray, restore: list[Any]
     ) -> tuple[Any, Any, dict]:
@@ -148,7 +167,7 @@ class TorchBackend:
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
         restore: list[Any] = []
         model, x, details = self._model_and_input(case, source, inputs, restore)
-        return TorchSession(model, x, case.device, details, restore)
+        return TorchSession(model, x, case.device, details, restore, stream=self._user_stream(case))
 
     def versions(self) -> dict[str, str]:
         import torch
@@ -188,7 +207,7 @@ class TorchCudaGraphBackend(TorchBackend):
             return static_out
 
         details["cuda_graph"] = True
-        session = TorchSession(replay, x, case.device, details, restore)
+        session = TorchSession(replay, x, case.device, details, restore, stream=self._user_stream(case))
         session._keep = (graph, model, static_out)  # type: ignore[attr-defined]  # graph memory lives with the session
         return session
 
@@ -205,10 +224,12 @@ class TorchCompileBackend(TorchBackend):
 
         restore: list[Any] = []
         model, x, details = self._model_and_input(case, source, inputs, restore)
-        torch._dynamo.reset()
+        if not getattr(self, "_reset", False):  # once per cell: concurrent users' sessions keep their compiled code
+            torch._dynamo.reset()
+            self._reset = True
         compiled = torch.compile(model, mode=self.mode, dynamic=False, fullgraph=False)
         details["compile_mode"] = self.mode or "default"
-        return TorchSession(compiled, x, case.device, details, restore)
+        return TorchSession(compiled, x, case.device, details, restore, stream=self._user_stream(case))
 
 
 class TorchCompileCudaGraphsBackend(TorchCompileBackend):

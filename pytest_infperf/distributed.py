@@ -1,0 +1,195 @@
+"""pytest-xdist: one worker per GPU, each pinned to its own device, results merged into one JSON, table and baseline.
+
+pytest-benchmark turns itself off under xdist (workers would disturb each other's timing). With one GPU per worker
+they do not: each worker gets ``CUDA_VISIBLE_DEVICES`` set to its own GPU before anything touches CUDA, measures its
+cells there (with pytest-benchmark switched back on), and hands its results to the controller through xdist's
+``workeroutput``. The controller merges them and saves one file, exactly where a single process would have.
+CPU cells in parallel would share cores and disturb each other, so they are refused unless ``infperf_xdist_cpu=on``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import state
+
+OUTPUT_KEY = "infperf"
+
+
+def worker_id(config: pytest.Config) -> str | None:
+    """``gw0``, ``gw1``… in an xdist worker; None elsewhere."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return str(workerinput.get("workerid"))
+    return None
+
+
+def is_controller(config: pytest.Config) -> bool:
+    return getattr(config.option, "dist", "no") not in (None, "no") and worker_id(config) is None
+
+
+def pin(
+    index: int, count: int, gpus: int, visible: str | None, devices: tuple[str, ...], allow_cpu: bool
+) -> str | None:
+    """The CUDA_VISIBLE_DEVICES value for worker ``index`` of ``count`` (None: leave unset), or a UsageError.
+
+    ``visible`` is the CUDA_VISIBLE_DEVICES the session was started with: workers split that list, so a user's own
+    restriction is kept."""
+    if "cpu" in devices and not allow_cpu:
+        raise pytest.UsageError(
+            f"pytest -n {count}: CPU cells measured in parallel share cores and disturb each other's timing; run the "
+            "CPU cells without -n (select --infperf-devices=cuda for -n), or set -o infperf_xdist_cpu=on if your "
+            "workers are pinned to separate cores"
+        )
+    if "cuda" not in devices:
+        return None
+    ids = [part.strip() for part in visible.split(",") if part.strip()] if visible else [str(i) for i in range(gpus)]
+    if count > len(ids):
+        raise pytest.UsageError(
+            f"pytest -n {count}: one worker per GPU is needed for undisturbed timing, and {len(ids)} GPU(s) are "
+            f"visible; use -n {len(ids)} or -n auto"
+        )
+    return ids[index]
+
+
+def check_controller(config: pytest.Config, gpus: int, devices: tuple[str, ...], allow_cpu: bool) -> None:
+    """The controller checks that its workers can each get a GPU (a UsageError, exit 4, before any worker starts)."""
+    count = len(getattr(config.option, "tx", None) or [])
+    if count:
+        pin(count - 1, count, gpus, os.environ.get("CUDA_VISIBLE_DEVICES"), devices, allow_cpu)
+
+
+def configure_worker(config: pytest.Config, gpus: int, devices: tuple[str, ...], allow_cpu: bool) -> str | None:
+    """Pin this xdist worker to its GPU (before any CUDA initialisation). Returns the device it got."""
+    workerinput = config.workerinput  # type: ignore[attr-defined]
+    index = int(str(workerinput["workerid"]).removeprefix("gw"))
+    count = int(workerinput.get("workercount", 1))
+    device = pin(index, count, gpus, os.environ.get("CUDA_VISIBLE_DEVICES"), devices, allow_cpu)
+    if device is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = device
+    # pytest-benchmark would disable itself (with a warning) under xdist; say "disabled" now, switch it back on in
+    # enable_benchmarks() with the user's own --benchmark-disable
+    config.stash[state.XDIST_USER_DISABLE] = bool(getattr(config.option, "benchmark_disable", False))
+    config.option.benchmark_disable = True
+    return device
+
+
+def enable_benchmarks(config: pytest.Config, bs: Any) -> None:
+    """In a pinned worker: measure (pytest-benchmark disabled itself), but leave saving to the controller."""
+    if bs is None:
+        return
+    bs.disabled = config.stash.get(state.XDIST_USER_DISABLE, False) and not config.getoption(
+        "benchmark_enable", False
+    )
+    config.stash[state.XDIST_SAVE] = (bs.save, bs.autosave, bs.json)
+    bs.save = bs.autosave = bs.json = None
+
+
+def _pack(value: Any) -> str:
+    return base64.b64encode(pickle.dumps(value)).decode()
+
+
+def _unpack(text: str) -> Any:
+    return pickle.loads(base64.b64decode(text))
+
+
+def worker_output(config: pytest.Config, bs: Any) -> None:
+    """Everything the controller needs, in ``workeroutput`` (execnet carries plain types: JSON and pickles).
+    A failure here is reported to the controller, never swallowed (xdist would drop it silently)."""
+    try:
+        config.workeroutput[OUTPUT_KEY] = _output(config, bs)  # type: ignore[attr-defined]
+    except Exception:
+        import traceback
+
+        config.workeroutput[OUTPUT_KEY] = {"error": traceback.format_exc()}  # type: ignore[attr-defined]
+
+
+def _output(config: pytest.Config, bs: Any) -> dict[str, str]:
+    from pytest_benchmark.utils import safe_dumps  # pytest-benchmark's own encoder (test params are objects)
+
+    output_json = None
+    if bs is not None and bs.benchmarks:
+        machine_info = bs.get_machine_info()
+        commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
+        config.hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+        output_json = config.hook.pytest_benchmark_generate_json(
+            config=config, benchmarks=bs.benchmarks, include_data=True, machine_info=machine_info,
+            commit_info=commit_info,
+        )
+        config.hook.pytest_benchmark_update_json(config=config, benchmarks=bs.benchmarks, output_json=output_json)
+    return {
+        "json": safe_dumps(output_json) if output_json is not None else "",
+        "state": _pack({
+            "results": config.stash.get(state.RESULTS, []),
+            "verdicts": config.stash.get(state.VERDICTS, {}),
+            "cold": config.stash.get(state.COLD_VERDICTS, {}),
+            "memory": config.stash.get(state.MEMORY_VERDICTS, {}),
+            "outcomes": config.stash.get(state.OUTCOMES, {}),
+            "max_batch": config.stash.get(state.MAX_BATCH, []),
+            "device": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        }),
+    }
+
+
+def collect(config: pytest.Config, node: Any) -> None:
+    """Controller: take one finished worker's results into this session's state."""
+    output = getattr(node, "workeroutput", {}).get(OUTPUT_KEY)
+    if not output:
+        return
+    if "error" in output:
+        config.stash[state.XDIST_ERRORS].append(f"{node.gateway.id}: {output['error']}")
+        return
+    merged = _unpack(output["state"])
+    config.stash[state.RESULTS].extend(merged["results"])
+    for key, name in ((state.VERDICTS, "verdicts"), (state.COLD_VERDICTS, "cold"), (state.MEMORY_VERDICTS, "memory"),
+                      (state.OUTCOMES, "outcomes")):
+        config.stash[key].update(merged[name])
+    config.stash[state.MAX_BATCH].extend(merged["max_batch"])
+    if output["json"]:
+        config.stash[state.XDIST_JSON].append(json.loads(output["json"]))
+    config.stash[state.XDIST_DEVICES][str(node.gateway.id)] = merged["device"]
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One pytest-benchmark JSON from the workers': benchmarks joined (sorted by name), run-level data merged."""
+    if not parts:
+        return None
+    out = json.loads(json.dumps(parts[0]))
+    out["benchmarks"] = sorted((b for part in parts for b in part.get("benchmarks", [])),
+                               key=lambda b: b.get("fullname", ""))
+    infperf = out.setdefault("infperf", {})
+    for part in parts[1:]:
+        other = part.get("infperf", {})
+        infperf.setdefault("outcomes", {}).update(other.get("outcomes", {}))
+        infperf.setdefault("max_batch", []).extend(other.get("max_batch", []))
+    infperf["xdist_workers"] = len(parts)
+    return out
+
+
+def save(config: pytest.Config, bs: Any) -> list[str]:
+    """Controller: write the merged JSON where pytest-benchmark would have (storage save, --benchmark-json)."""
+    merged = merge(config.stash.get(state.XDIST_JSON, []))
+    if merged is None or bs is None:
+        return []
+    written = []
+    json_file = getattr(config.option, "benchmark_json", None)
+    if json_file:
+        from pytest_benchmark.utils import safe_dumps
+
+        path = Path(getattr(json_file, "name", json_file))
+        path.write_text(safe_dumps(merged, ensure_ascii=True, indent=4))
+        written.append(str(path))
+    name = getattr(config.option, "benchmark_save", None) or getattr(config.option, "benchmark_autosave", None)
+    if name:
+        before = set(Path(bs.storage.path).glob("*/*.json")) if hasattr(bs.storage, "path") else set()
+        bs.storage.save(merged, name)
+        after = set(Path(bs.storage.path).glob("*/*.json")) if hasattr(bs.storage, "path") else set()
+        written += [str(p) for p in sorted(after - before)]
+    return written

@@ -1,0 +1,153 @@
+"""What the TensorRT family shares on disk: content digests, cache keys, atomic writes, the timing cache file and the
+shape profile that one engine serves.
+
+Pure Python (hashlib, json, os): nothing here imports torch, TensorRT or ONNX Runtime, so every rule about when a
+cached engine is reused is tested without them. An engine is only valid for the model bytes, shape profile,
+precision, builder options, GPU and library versions it was built with; the key hashes all of them, so a change of
+any one is a cache miss (a rebuild), never a silently reused engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (memoised per path, size and mtime: a model file is hashed once per process)."""
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _DIGESTS:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _DIGESTS[memo] = digest.hexdigest()
+    return _DIGESTS[memo]
+
+
+def cache_key(parts: dict[str, Any]) -> str:
+    """A stable hash of everything that shapes a cached artifact (order-independent, JSON-normalised)."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:40]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write beside the target and rename: a reader (or a concurrent session) sees no file or the whole file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_key_file(path: Path, parts: dict[str, Any]) -> None:
+    """The parts of a key in readable form next to the artifact, so a cache folder explains itself."""
+    atomic_write_bytes(path, (json.dumps(parts, sort_keys=True, indent=1, default=str) + "\n").encode())
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """'10.3.0.26' -> (10, 3, 0, 26); '2.5.0+cu124' -> (2, 5, 0); leading digits of each dotted part."""
+    out = []
+    for part in str(text).split("+")[0].split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        out.append(int(digits.group()))
+    return tuple(out)
+
+
+def version_text(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    """The (min, opt, max) input shapes one engine is built for.
+
+    ``sweep``: batch 1 up to the largest batch of the selected sweep, tuned for that largest batch (opt = max, the
+    convention of Triton's max_batch_size), so every batch of the sweep runs on one engine and nothing is rebuilt
+    between cells. ``cell``: min = opt = max = the cell's batch, one engine per batch, each tuned for its own batch.
+    The profile is part of the engine's cache key and of the recorded cell details: numbers measured on different
+    profiles are never mixed silently.
+    """
+
+    min: tuple[int, ...]
+    opt: tuple[int, ...]
+    max: tuple[int, ...]
+
+    @classmethod
+    def for_cell(cls, input_shape: tuple[int, ...], batch: int, max_batch: int, mode: str = "sweep") -> ShapeProfile:
+        if mode == "cell":
+            shape = (batch, *input_shape)
+            return cls(shape, shape, shape)
+        if mode != "sweep":
+            raise ValueError(f"unknown profile mode {mode!r}; use sweep or cell")
+        top = max(batch, max_batch)
+        return cls((1, *input_shape), (top, *input_shape), (top, *input_shape))
+
+    def covers(self, shape: tuple[int, ...]) -> bool:
+        return len(shape) == len(self.min) and all(
+            lo <= d <= hi for lo, d, hi in zip(self.min, shape, self.max, strict=True)
+        )
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
+
+    def ort_options(self, input_name: str) -> dict[str, str]:
+        """ONNX Runtime TensorRT EP's explicit profile options ('input:1x3x224x224', trtexec's --minShapes format)."""
+
+        def one(shape: tuple[int, ...]) -> str:
+            return f"{input_name}:{'x'.join(map(str, shape))}"
+
+        return {
+            "trt_profile_min_shapes": one(self.min),
+            "trt_profile_opt_shapes": one(self.opt),
+            "trt_profile_max_shapes": one(self.max),
+        }
+
+
+class TimingCacheFile:
+    """TensorRT's layer-timing cache persisted between sessions: one file per GPU and TensorRT version (the cache is
+    only valid for the device and version that produced it). Missing or unreadable means an empty cache."""
+
+    def __init__(self, folder: Path, gpu: dict[str, str], tensorrt_version: str) -> None:
+        self.parts = {"kind": "tensorrt-timing-cache", "gpu": gpu, "tensorrt": tensorrt_version}
+        self.path = folder / f"timing-{slug(gpu.get('name', 'gpu'))}-{cache_key(self.parts)}.cache"
+
+    def load(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except OSError:
+            return b""
+
+    def save(self, data: bytes) -> None:
+        if data:
+            atomic_write_bytes(self.path, data)
+
+
+def gpu_identity(device: str) -> dict[str, str]:
+    """What makes an engine or timing cache specific to the device: name and compute capability (torch, lazily)."""
+    if device != "cuda":
+        return {"name": device}
+    import torch
+
+    index = torch.cuda.current_device()
+    major, minor = torch.cuda.get_device_capability(index)
+    return {"name": torch.cuda.get_device_name(index), "compute_capability": f"{major}.{minor}"}

@@ -1,0 +1,113 @@
+"""Which configuration to pick, per model and input shape: pure selection over measured cells (no rendering).
+
+Three picks, each among the cells that produced a usable number (a cell whose output check failed, or whose
+outcome says it did not run to the end, is never recommended: a fast but wrong or crashed cell is not a result):
+
+- fastest per image: the most images per second, any batch;
+- lowest latency at batch 1: the smallest median time per call among batch-1 cells with one user;
+- fastest within a memory limit (``--infperf-memory-limit``): the most images per second among cells whose peak
+  memory is known and within the limit.
+
+Ties keep the cell that ran first, so the choice is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .results import CellResult
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    model: str
+    input_shape: tuple[int, ...]
+    fastest: CellResult | None  # highest images/s
+    lowest_latency: CellResult | None  # lowest time per call at batch 1 (None: no batch-1 cell)
+    memory_limit_mib: float | None = None  # None: no limit asked for
+    within_memory: CellResult | None = None  # highest images/s with peak memory <= the limit
+    smallest_memory: CellResult | None = None  # the cell with the least known peak memory (when none fits)
+
+
+def _value(get: object) -> float | None:
+    try:
+        value = float(get())  # type: ignore[operator]
+    except (AttributeError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def images_per_s(result: CellResult) -> float | None:
+    return _value(lambda: result.images_per_s)
+
+
+def latency_s(result: CellResult) -> float | None:
+    return _value(lambda: result.summary.median)
+
+
+def peak_mib(result: CellResult) -> float | None:
+    memory = getattr(result, "memory", None)
+    if memory is None:
+        return None
+    try:
+        value = float(memory.peak_mib)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def usable(result: CellResult) -> bool:
+    """A cell that measured a real, correct number."""
+    check = getattr(result, "check", None)
+    if check is not None and not check.ok:
+        return False
+    outcome = getattr(result, "outcome", None)  # failed cells (OOM, crash, timeout) may carry one
+    if outcome is not None and str(getattr(outcome, "value", outcome)) not in ("ok", "passed", "measured"):
+        return False
+    return images_per_s(result) is not None
+
+
+def _concurrency(result: CellResult) -> int:
+    return int(getattr(result.case, "concurrency", 1) or 1)
+
+
+def _fits(result: CellResult, limit_mib: float) -> bool:
+    peak = peak_mib(result)
+    return peak is not None and peak <= limit_mib
+
+
+def _best(cells: Sequence[CellResult], key: object, highest: bool) -> CellResult | None:
+    best: CellResult | None = None
+    best_value = 0.0
+    for cell in cells:
+        value = key(cell)  # type: ignore[operator]
+        if value is None:
+            continue
+        if best is None or (value > best_value if highest else value < best_value):
+            best, best_value = cell, value
+    return best
+
+
+def recommend(results: Sequence[CellResult], memory_limit_mib: float | None = None) -> list[Recommendation]:
+    """One recommendation per model and input shape, in the order the models first ran."""
+    groups: dict[tuple[str, tuple[int, ...]], list[CellResult]] = {}
+    for result in results:
+        groups.setdefault((result.model, tuple(result.case.input_shape)), []).append(result)
+    out = []
+    for (model, shape), cells in groups.items():
+        ok = [c for c in cells if usable(c)]
+        b1 = [c for c in ok if c.case.batch == 1 and _concurrency(c) == 1]
+        within = smallest = None
+        if memory_limit_mib is not None:
+            fits = [c for c in ok if _fits(c, memory_limit_mib)]
+            within = _best(fits, images_per_s, highest=True)
+            smallest = _best(ok, peak_mib, highest=False) if within is None else None
+        out.append(Recommendation(
+            model=model, input_shape=shape,
+            fastest=_best(ok, images_per_s, highest=True),
+            lowest_latency=_best(b1, latency_s, highest=False),
+            memory_limit_mib=memory_limit_mib, within_memory=within, smallest_memory=smallest,
+        ))
+    return out

@@ -1,0 +1,430 @@
+"""The results table, the markdown report, the recommendation lines, the PNG plots and the FLOP count."""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import FAKE_ARGS, run_fake
+
+from pytest_infperf import flops, plots, recommend, report
+from pytest_infperf.gate import Status, Verdict
+from pytest_infperf.matrix import Case
+from pytest_infperf.memory import MemoryStats
+from pytest_infperf.models import ModelSpec
+from pytest_infperf.results import CellResult, ColdStart, OutputCheck
+from pytest_infperf.stats import summarize
+from pytest_infperf.timing import Timing
+
+# Heavy C extensions are imported here, once: pytester's in-process runs drop modules first imported inside a run,
+# and these cannot be imported a second time into one process.
+try:
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import matplotlib.patches  # noqa: F401
+    import matplotlib.ticker  # noqa: F401
+except ImportError:
+    matplotlib = None
+try:
+    import torch
+    import torch.utils.flop_counter  # noqa: F401
+except ImportError:
+    torch = None
+
+needs_matplotlib = pytest.mark.skipif(matplotlib is None, reason="matplotlib is not installed; pip install matplotlib")
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed; pip install 'pytest-infperf[torch]'")
+
+
+def cell(backend: str = "torch", batch: int = 1, per_image_ms: float = 1.0, *, model: str = "net",
+         device: str = "cpu", precision: str = "fp32", mib: float | None = None, flops_per_image: float | None = None,
+         shape: tuple[int, ...] = (3, 8, 8), ok: bool = True, concurrency: int = 1) -> CellResult:
+    case = Case(backend, device, precision, batch, shape, concurrency=concurrency)
+    per_call = per_image_ms / 1e3 * batch
+    samples = tuple(per_call * (1 + 0.001 * i) for i in (-2, -1, 0, 1, 2))
+    return CellResult(
+        nodeid=f"test_perf.py::test_{model}[{case.id}]", model=model, case=case,
+        timing=Timing(samples, 1, per_call, 3, 0.01, True, 0.1), summary=summarize(samples),
+        cold=ColdStart(0.01, per_call), versions=(),
+        check=OutputCheck("torch fp32", 0.0 if ok else 1.0, 1e-2),
+        memory=None if mib is None else MemoryStats(rss_before_mib=100.0, rss_peak_mib=mib),
+        flops_per_image=flops_per_image,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- recommend
+
+
+def test_recommend_picks_fastest_per_image_lowest_latency_at_b1_and_within_memory():
+    cells = [
+        cell("torch", 1, 3.0, mib=10), cell("torch", 8, 1.0, mib=500),
+        cell("onnxruntime", 1, 2.0, mib=20), cell("onnxruntime", 8, 1.5, mib=40),
+    ]
+    (rec,) = recommend.recommend(cells, memory_limit_mib=100)
+    assert rec.fastest.case.id == "torch-cpu-fp32-b8"
+    assert rec.lowest_latency.case.id == "onnxruntime-cpu-fp32-b1"
+    assert rec.within_memory.case.id == "onnxruntime-cpu-fp32-b8"
+    (loose,) = recommend.recommend(cells, memory_limit_mib=1000)
+    assert loose.within_memory.case.id == "torch-cpu-fp32-b8"
+    (unlimited,) = recommend.recommend(cells)
+    assert unlimited.within_memory is None and unlimited.memory_limit_mib is None
+
+
+def test_recommend_never_picks_a_wrong_output_and_names_the_least_memory_when_none_fits():
+    cells = [cell("torch", 8, 0.1, ok=False, mib=1), cell("torch", 1, 2.0, mib=300), cell("torch", 4, 1.0, mib=200)]
+    (rec,) = recommend.recommend(cells, memory_limit_mib=50)
+    assert rec.fastest.case.id == "torch-cpu-fp32-b4"
+    assert rec.within_memory is None
+    assert rec.smallest_memory.case.id == "torch-cpu-fp32-b4"
+
+
+def test_recommend_per_model_and_shape_ties_keep_the_first_and_b1_needs_one_user():
+    cells = [
+        cell("torch", 4, 1.0, model="a"), cell("onnxruntime", 4, 1.0, model="a"),
+        cell("torch", 1, 1.0, model="b", concurrency=4), cell("torch", 4, 2.0, model="b", shape=(3, 16, 16)),
+    ]
+    recs = recommend.recommend(cells)
+    assert [(r.model, r.input_shape) for r in recs] == [("a", (3, 8, 8)), ("b", (3, 8, 8)), ("b", (3, 16, 16))]
+    assert recs[0].fastest.case.id == "torch-cpu-fp32-b4"  # a tie: the cell that ran first
+    assert recs[0].lowest_latency is None  # no batch-1 cell
+    assert recs[1].lowest_latency is None  # batch 1 with 4 users is not single-request latency
+
+
+def test_recommendation_lines_render_each_pick():
+    cells = [cell("torch", 1, 3.0, mib=10), cell("torch", 8, 1.0, mib=500)]
+    (line,) = report.recommendation_lines(cells, memory_limit_mib=100)
+    assert line.startswith("recommended for net (3x8x8): fastest per image: torch-cpu-fp32-b8 (1.000 ms/image")
+    assert "lowest latency at batch 1: torch-cpu-fp32-b1 (3.000 ms per call)" in line
+    assert "fastest within 100 MiB: torch-cpu-fp32-b1 (3.000 ms/image, 333.3 images/s, 10.0 MiB)" in line
+    (none_fits,) = report.recommendation_lines(cells, memory_limit_mib=5)
+    assert "fastest within 5 MiB: none (least memory: torch-cpu-fp32-b1 at 10.0 MiB)" in none_fits
+    (no_b1,) = report.recommendation_lines([cells[1]])
+    assert "lowest latency at batch 1: - (no batch-1 cell; add 1 to --infperf-batches)" in no_b1
+    assert "within" not in no_b1
+
+
+# ---------------------------------------------------------------------------------------------------- table
+
+
+def test_table_has_seed002_columns_flops_and_dashes_for_what_a_cell_lacks():
+    cells = [cell("torch", 16, 2.0, mib=418.8, flops_per_image=3.63e9), cell("onnxruntime", 16, 4.0)]
+    headers, rows = report.table_rows(cells, {}, reference="onnxruntime-cpu-fp32-b16")
+    assert headers[:13] == ["model", "backend", "device", "precision", "shape", "time/batch", "time/image",
+                            "images/s", "memory", "speedup vs onnxruntime-cpu-fp32-b16", "FLOPs/image", "TFLOP/s",
+                            "IQR"]
+    torch_row, ort_row = (dict(zip(headers, row, strict=True)) for row in rows)
+    assert torch_row["shape"] == "16x3x8x8" and torch_row["time/batch"] == "32.000 ms"
+    assert torch_row["time/image"] == "2.000 ms" and torch_row["images/s"] == "500.0"
+    assert torch_row["memory"] == "418.8 MiB" and torch_row["speedup vs onnxruntime-cpu-fp32-b16"] == "2.00x"
+    assert torch_row["FLOPs/image"] == "3.63 GFLOP" and torch_row["TFLOP/s"] == "1.815"
+    assert ort_row["memory"] == ort_row["FLOPs/image"] == ort_row["TFLOP/s"] == "-"
+    assert "baseline" not in headers and "users" not in headers
+
+
+def test_compare_columns_show_baseline_current_change_and_verdict():
+    cells = [cell("torch", 1, 2.0), cell("torch", 8, 1.0)]
+    verdicts = {cells[0].nodeid: Verdict("torch-cpu-fp32-b1", Status.REGRESSED, 2e-3, 1e-3, 1.0, limit=0.35)}
+    headers, rows = report.table_rows(cells, verdicts)
+    assert headers[11:15] == ["baseline", "current", "change", "verdict"]
+    assert rows[0][11:15] == ["1.000 ms", "2.000 ms", "+100.0%", "regressed"]
+    assert rows[1][11:15] == ["-", "-", "-", "-"]
+    lines = report.results_table(cells, verdicts)
+    assert len(lines) == 4 and "baseline" in lines[0] and set(lines[1]) <= {"-", " "}
+
+
+def test_a_cell_missing_fields_renders_dashes_not_an_error():
+    broken = cell("torch", 4, 1.0)
+    object.__setattr__(broken, "summary", None)  # e.g. a cell recorded without a measurement
+    headers, (row,) = report.table_rows([broken], {})
+    values = dict(zip(headers, row, strict=True))
+    assert values["time/batch"] == values["images/s"] == values["IQR"] == "-"
+    assert report.recommendation_lines([broken])[0].endswith("fastest per image: none (no cell measured a usable "
+                                                             "number); lowest latency at batch 1: - (no batch-1 "
+                                                             "cell; add 1 to --infperf-batches)")
+
+
+def test_concurrency_adds_a_users_column():
+    headers, rows = report.table_rows([cell("torch", 1, 1.0), cell("torch", 1, 1.0, concurrency=4)], {})
+    assert headers[5] == "users" and [r[5] for r in rows] == ["1", "4"]
+
+
+def test_flops_format():
+    assert report.fmt_flops(3.628e9) == "3.63 GFLOP"
+    assert report.fmt_flops(84672) == "84.67 kFLOP"
+    assert report.fmt_flops(None) == report.fmt_flops(0.0) == "-"
+    assert report.fmt_tflops(0.0004) == "4.0e-04" and report.fmt_tflops(123.4) == "123.4"
+
+
+def test_markdown_puts_cold_start_and_memory_regressions_first():
+    cells = [cell("torch", 1, 1.0), cell("torch", 8, 1.0), cell("onnxruntime", 1, 1.0)]
+    verdicts = {c.nodeid: Verdict(c.case.id, Status.UNCHANGED, 1e-3, 1e-3, 0.0) for c in cells}
+    cold = {cells[2].nodeid: Verdict("onnxruntime-cpu-fp32-b1", Status.REGRESSED, 2.0, 0.5, 3.0, limit=1.0,
+                                     detail="cold start (load + first call, export excluded)")}
+    text = report.markdown(cells, verdicts, "machine-x", other_verdicts={"cold-start": cold, "memory": {}})
+    lines = text.splitlines()
+    assert lines[0] == "# Inference performance: machine-x"
+    assert lines[2] == "3 unchanged, 1 cold-start regressed"
+    assert lines[4].startswith("- **cold-start regressed**: onnxruntime-cpu-fp32-b1: regressed: median")
+    rows = [line for line in lines if line.startswith("| net |")]
+    assert rows[0].startswith("| net | onnxruntime |")
+
+
+# ---------------------------------------------------------------------------------------------------- plugin runs
+
+TWO_MODELS = '''
+import os
+
+import pytest
+
+
+def net_a():
+    return {"ms": 10.0}
+
+
+def net_b():
+    return {"ms": float(os.environ.get("NET_B_MS", "10"))}
+
+
+@pytest.mark.infperf(model=net_a, input_shape=(3, 8, 8))
+def test_a(infperf):
+    infperf.benchmark()
+
+
+@pytest.mark.infperf(model=net_b, input_shape=(3, 8, 8))
+def test_b(infperf):
+    infperf.benchmark()
+'''
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def assert_sensible_png(path: Path) -> None:
+    assert path.is_file(), path
+    width, height = png_size(path)
+    assert 600 <= width <= 3000 and 300 <= height <= 3000, (path, width, height)
+    assert 10_000 <= path.stat().st_size <= 2_000_000, (path, path.stat().st_size)
+
+
+@needs_matplotlib
+def test_report_and_plot_options_write_markdown_and_pngs(fake_suite):
+    result = run_fake(fake_suite, "--infperf-report=out/report.md", "--infperf-plot=plots", "--infperf-batches=1,4,8")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "*infperf results*",
+        "*model*backend*device*precision*shape*time/batch*time/image*images/s*memory*FLOPs/image*TFLOP/s*",
+        "recommended for net (3x8x8): fastest per image: fake-cpu-fp32-b*; lowest latency at batch 1: "
+        "fake-cpu-fp32-b1 (* per call)",
+        "*markdown report written to*report.md",
+        "plot written to *net-time-per-image.png",
+        "plot written to *net-memory.png",
+    ])
+    text = (fake_suite.path / "out" / "report.md").read_text()
+    assert text.startswith("# Inference performance: ")
+    assert "- recommended for net (3x8x8): fastest per image:" in text
+    assert "| model | backend | device | precision | shape | time/batch |" in text
+    assert "| net | fake | cpu | fp32 | 8x3x8x8 |" in text
+    written = sorted(p.name for p in (fake_suite.path / "plots").iterdir())
+    assert written == ["net-memory.png", "net-time-per-image.png"]  # no baseline: no comparison plot
+    for name in written:
+        assert_sensible_png(fake_suite.path / "plots" / name)
+
+
+@needs_matplotlib
+def test_compare_report_lists_regressions_first_and_plots_current_vs_baseline(pytester, monkeypatch):
+    pytester.makeini("[pytest]\ninfperf_storage = baselines\n")
+    pytester.makepyfile(test_perf=TWO_MODELS)
+    for run in range(3):
+        monkeypatch.setenv("INFPERF_FAKE_RUN", str(100 + run))
+        assert run_fake(pytester, "--infperf-batches=8", "--benchmark-save=main").ret == 0
+    monkeypatch.setenv("INFPERF_FAKE_RUN", "7")
+    monkeypatch.setenv("NET_B_MS", "20")  # net_b (the second test) twice as slow
+    result = run_fake(pytester, "--infperf-batches=8", "--benchmark-compare", "--infperf-report=report.md",
+                      "--infperf-plot=plots")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "*time/batch*baseline*current*change*verdict*",
+        "net_a*fake*cpu*fp32*8x3x8x8*unchanged*",
+        "net_b*fake*cpu*fp32*8x3x8x8*+*regressed*",
+        "plot written to *net_b-vs-baseline.png",
+    ])
+    lines = (pytester.path / "report.md").read_text().splitlines()
+    assert lines[2] == "1 regressed, 1 unchanged"
+    assert lines[4].startswith("- **regressed**: fake-cpu-fp32-b8: regressed: median")
+    rows = [line for line in lines if line.startswith("| net_")]
+    assert rows[0].startswith("| net_b |") and "| regressed |" in rows[0]
+    assert rows[1].startswith("| net_a |") and "| unchanged |" in rows[1]
+    for name in ("net_a-time-per-image.png", "net_a-memory.png", "net_a-vs-baseline.png",
+                 "net_b-time-per-image.png", "net_b-memory.png", "net_b-vs-baseline.png"):
+        assert_sensible_png(pytester.path / "plots" / name)
+
+
+def test_plot_without_matplotlib_is_a_usage_error_naming_the_install(fake_suite, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = run_fake(fake_suite, "--infperf-plot=plots")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--infperf-plot: writing plots needs matplotlib, which is not installed; "
+                                 "pip install matplotlib*"])
+    assert not (fake_suite.path / "plots").exists()
+
+
+# A backend on the fake clock whose cost and memory per cell come from the model: {backend: {batch: (ms/image, MiB)}}
+VARIED_PLUGIN = '''
+import numpy as np
+from infperf_fake import FakeBackend, FakeSession
+
+NAMES = ["bigmem", "lean"]
+
+
+class VariedBackend(FakeBackend):
+    def __init__(self, name):
+        self.name = name
+
+    def load(self, case, source, inputs, cache_dir):
+        ms, mib = source.factory()[self.name][case.batch]
+        session = FakeSession(cost=ms / 1e3 * case.batch, jitter=0.01, rng=np.random.default_rng(case.batch))
+        session.buffer = np.ones(int(mib * 2**20), dtype=np.uint8)  # touched: resident memory the sampler sees
+        return session
+
+
+def pytest_infperf_backend_names(config):
+    return NAMES
+
+
+def pytest_infperf_make_backend(config, name):
+    return VariedBackend(name) if name in NAMES else None
+'''
+
+VARIED_TEST = '''
+import pytest
+
+
+def net():
+    return {"bigmem": {1: (3.0, 0), 8: (1.0, 160)}, "lean": {1: (2.0, 0), 8: (1.5, 0)}}
+
+
+@pytest.mark.infperf(model=net, input_shape=(3, 8, 8))
+def test_net(infperf):
+    infperf.benchmark()
+'''
+
+
+def test_recommendation_lines_name_the_right_cells_and_the_memory_limit_changes_the_choice(pytester):
+    pytester.makepyfile(infperf_varied=VARIED_PLUGIN, test_perf=VARIED_TEST)
+    pytester.syspathinsert()
+    args = ("-p", "infperf_varied", "--infperf-backends=bigmem,lean", "--infperf-devices=cpu",
+            "--infperf-batches=1,8", "-p", "no:cacheprovider", "-o", "infperf_check_outputs=off",
+            "--infperf-report=report.md")
+    plain = pytester.runpytest(*args)
+    assert plain.ret == 0, plain.stdout.str()
+    plain.stdout.fnmatch_lines([
+        "recommended for net (3x8x8): fastest per image: bigmem-cpu-fp32-b8 (*/image, * images/s); "
+        "lowest latency at batch 1: lean-cpu-fp32-b1 (2.0* ms per call)",
+    ])
+    assert "within" not in plain.stdout.str()
+    limited = pytester.runpytest(*args, "--infperf-memory-limit=80")
+    assert limited.ret == 0, limited.stdout.str()
+    limited.stdout.fnmatch_lines([
+        "recommended for net (3x8x8): fastest per image: bigmem-cpu-fp32-b8 (*); lowest latency at batch 1: "
+        "lean-cpu-fp32-b1 (*); fastest within 80 MiB: lean-cpu-fp32-b8 (1.5* ms/image, *)",
+    ])
+    assert "fastest within 80 MiB: lean-cpu-fp32-b8" in (pytester.path / "report.md").read_text()
+
+
+def test_memory_limit_must_be_a_positive_number(fake_suite):
+    result = fake_suite.runpytest(*FAKE_ARGS, "--infperf-memory-limit=lots")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--infperf-memory-limit: 'lots' is not a number*"])
+
+
+# ---------------------------------------------------------------------------------------------------- plots
+
+
+@needs_matplotlib
+def test_plots_are_written_per_model_with_sanitised_names(tmp_path):
+    cells = [cell("torch", b, 1.0 + 1 / b, model="my/model v2", mib=10.0 * b) for b in (1, 2, 4)]
+    cells += [cell("onnxruntime", b, 50.0, model="my/model v2", device="cuda", precision="fp16") for b in (1, 4)]
+    cells += [cell("torch", 1, 1.0, model="my:model v2")]  # sanitises to the same name
+    verdicts = {cells[0].nodeid: Verdict("torch-cpu-fp32-b1", Status.IMPROVED, 1e-3, 2e-3, -0.5, limit=0.35)}
+    written = plots.write_plots(cells, verdicts, tmp_path / "deep" / "plots", "machine-x")
+    assert [p.name for p in written] == [
+        "my_model_v2-time-per-image.png", "my_model_v2-memory.png", "my_model_v2-vs-baseline.png",
+        "my_model_v2-2-time-per-image.png",
+    ]
+    for path in written:
+        assert_sensible_png(path)
+
+
+# ---------------------------------------------------------------------------------------------------- FLOPs
+
+ONE_CONV = '''
+import pytest
+import torch
+
+
+def one_conv():
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
+
+
+@pytest.mark.infperf(model=one_conv, input_shape=(3, 16, 16))
+def test_conv(infperf):
+    infperf.benchmark()
+'''
+CONV_FLOPS = 2 * 3 * 8 * 3 * 3 * 14 * 14  # 2 x Cin x Cout x k x k x Hout x Wout: a multiply-add counts 2
+
+
+def _source(factory: object):
+    return ModelSpec.from_marker(factory).resolve(Path("."), 0)
+
+
+@needs_torch
+def test_flops_of_a_conv_and_a_linear_match_the_hand_count_and_are_cached():
+    conv = _source(lambda: torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()))
+    assert flops.flops_per_image(conv, (3, 16, 16)) == CONV_FLOPS
+    assert conv.flops == {(3, 16, 16): CONV_FLOPS}
+    conv.flops[(3, 16, 16)] = 1.0  # the second call reads the cache
+    assert flops.flops_per_image(conv, (3, 16, 16)) == 1.0
+    linear = _source(lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5)))
+    assert flops.flops_per_image(linear, (3, 2, 2)) == 2 * 12 * 5
+
+
+@needs_torch
+def test_flops_fall_back_to_a_real_forward_when_meta_tensors_cannot_run_it():
+    class DataDependent(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return y if float(y.mean()) > -1e9 else -y  # needs real values
+
+    assert flops.flops_per_image(_source(DataDependent), (3, 16, 16)) == CONV_FLOPS
+
+
+def test_flops_are_none_without_a_torch_module(tmp_path, monkeypatch):
+    onnx_file = tmp_path / "m.onnx"
+    onnx_file.write_bytes(b"")
+    assert flops.flops_per_image(ModelSpec.from_marker(str(onnx_file)).resolve(tmp_path, 0), (3, 8, 8)) is None
+    assert flops.flops_per_image(_source(lambda: {"ms": 1.0}), (3, 8, 8)) is None  # the fake backend's "model"
+    monkeypatch.setitem(sys.modules, "torch", None)  # torch missing: never imported just to count
+    assert flops.flops_per_image(_source(lambda: object()), (3, 8, 8)) is None
+
+
+@needs_torch
+def test_real_torch_cell_reports_flops_and_tflops(pytester):
+    pytester.makepyfile(test_conv=ONE_CONV)
+    result = pytester.runpytest("--infperf-backends=torch", "--infperf-devices=cpu", "--infperf-batches=4",
+                                "--benchmark-max-time=0.05", "--benchmark-json=out.json", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*FLOPs/image*TFLOP/s*", "*torch*cpu*fp32*4x3x16x16*84.67 kFLOP*"])
+    import json
+
+    extra = json.loads((pytester.path / "out.json").read_text())["benchmarks"][0]["extra_info"]["infperf"]
+    assert extra["flops_per_image"] == CONV_FLOPS
+    assert extra["tflops_per_s"] == pytest.approx(CONV_FLOPS * extra["images_per_s"] / 1e12)
