@@ -48,6 +48,7 @@ class BaselineRun:
     memory: Mapping[str, float] = field(default_factory=dict)  # peak memory MiB (MemoryStats.peak_mib)
     outcomes: Mapping[str, str] = field(default_factory=dict)  # fullname -> "oom" | "crashed" | "timeout" | "error"
     schema: int = SCHEMA  # the schema the file was written in (older ones are migrated on read)
+    sm_clock: Mapping[str, float] = field(default_factory=dict)  # SM clock (MHz) at the end of each GPU cell
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,13 @@ class BaselineSet:
 
     def cold(self, fullname: str) -> list[float]:
         return [run.cold[fullname] for run in self.runs if fullname in run.cold]
+
+    def sm_clock(self, fullname: str) -> float | None:
+        """The SM clock at the end of this cell in the newest run that recorded one."""
+        for run in reversed(self.runs):
+            if fullname in run.sm_clock:
+                return run.sm_clock[fullname]
+        return None
 
     def launch_bound(self, fullname: str) -> bool:
         return any(fullname in run.launch_bound for run in self.runs)
@@ -115,6 +123,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     launch_bound: set[str] = set()
     cold: dict[str, float] = {}
     memory: dict[str, float] = {}
+    sm_clock: dict[str, float] = {}
     for bench in data["benchmarks"]:
         try:
             fullname = bench["fullname"]
@@ -130,13 +139,16 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
         peak = (extra.get("memory") or {}).get("peak_mib")
         if isinstance(peak, (int, float)):
             memory[fullname] = float(peak)
+        clock = ((extra.get("device_state") or {}).get("end") or {}).get("sm_clock_mhz")
+        if isinstance(clock, (int, float)) and clock > 0:
+            sm_clock[fullname] = float(clock)
         phases = extra.get("cold_start") or {}
         if isinstance(phases.get("load_s"), (int, float)) and isinstance(phases.get("first_call_s"), (int, float)):
             cold[fullname] = cold_start_seconds(phases["load_s"], phases["first_call_s"], phases.get("export_s", 0.0))
     match = _NAME.match(path.name)
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
     return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
-                       frozenset(launch_bound), cold, memory, _outcomes(path, data, restore), written)
+                       frozenset(launch_bound), cold, memory, _outcomes(path, data, restore), written, sm_clock)
 
 
 def _schema_of(path: Path, schema: object, restore: str) -> int:

@@ -59,6 +59,18 @@ def pin(
     return ids[index]
 
 
+def split_cores(index: int, count: int) -> set[int]:
+    """This worker's share of the CPU cores allowed to the session (empty when they cannot be split)."""
+    getter = getattr(os, "sched_getaffinity", None)
+    if getter is None or not hasattr(os, "sched_setaffinity"):
+        return set()
+    cores = sorted(getter(0))
+    if len(cores) < 2 * count:
+        return set()
+    share = len(cores) // count
+    return set(cores[index * share:(index + 1) * share])
+
+
 def check_controller(config: pytest.Config, gpus: int, devices: tuple[str, ...], allow_cpu: bool) -> None:
     """The controller checks that its workers can each get a GPU (a UsageError, exit 4, before any worker starts)."""
     count = len(getattr(config.option, "tx", None) or [])
@@ -74,6 +86,9 @@ def configure_worker(config: pytest.Config, gpus: int, devices: tuple[str, ...],
     device = pin(index, count, gpus, os.environ.get("CUDA_VISIBLE_DEVICES"), devices, allow_cpu)
     if device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = device
+    cores = split_cores(index, count)
+    if cores:  # host-bound (launch-bound) cells feel a neighbour on the same cores: each worker gets its own
+        os.sched_setaffinity(0, cores)  # inherited by the worker's cell processes
     # pytest-benchmark would disable itself (with a warning) under xdist; say "disabled" now, switch it back on in
     # enable_benchmarks() with the user's own --benchmark-disable
     config.stash[state.XDIST_USER_DISABLE] = bool(getattr(config.option, "benchmark_disable", False))

@@ -25,12 +25,6 @@ if TYPE_CHECKING:
     from .backends.base import Backend
 
 
-def baseline_sm_clock(baseline: Any, nodeid: str) -> float | None:
-    """The SM clock at the end of this cell in the newest baseline run that has one (None: not recorded)."""
-    getter = getattr(baseline, "sm_clock", None)
-    return getter(nodeid) if getter is not None else None
-
-
 class InfperfRegressionWarning(UserWarning):
     """A cell regressed while ``--infperf-gate=warn``."""
 
@@ -198,7 +192,7 @@ class InfPerf:
         unstable = ""
         if result.case.device == "cuda":
             unstable = gate.instability(dict(result.device_before), dict(result.device_after),
-                                        baseline_sm_clock(baseline, result.nodeid))
+                                        baseline.sm_clock(result.nodeid))
         verdict = gate.decide(
             result.case.id, result.timing.samples, baseline.samples(result.nodeid), settings.policy,
             baseline.source, floor=settings.policy.floor(result.case.device, launch_bound), unstable=unstable,

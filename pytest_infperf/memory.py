@@ -166,6 +166,9 @@ class MemorySampler:
         gc.collect()
         if self._torch is not None:
             self._torch.cuda.synchronize()
+            clear = getattr(self._torch._C, "_cuda_clearCublasWorkspaces", None)
+            if clear is not None:  # cuBLAS keeps a per-handle workspace from the first matmul: not the cell's leak
+                clear()
             self._torch.cuda.empty_cache()
         if self._nvml is not None and self.device_before is not None:
             return max(self._nvml.device_mib() - self.device_before, 0.0)

@@ -61,6 +61,8 @@ class Outcome:
         return {"oom": "out of memory", "crashed": "crashed", "timeout": "timed out", "error": "error"}[self.status]
 
     def describe(self) -> str:
+        if self.status == "error":  # the message says what failed (a model factory, a backend's own error)
+            return f"{self.cell}: {self.message}"
         text = f"{self.cell}: {self.title}"
         if self.status == "oom":
             mem = dict(self.memory)

@@ -121,7 +121,7 @@ def test_single_baseline_run_makes_moderate_change_noisy(fake_suite, monkeypatch
     save_runs(fake_suite, "main", 1, monkeypatch)
     result = compare(fake_suite, monkeypatch, 1.25)
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*noisy cells (cannot decide):*", "*save more baseline runs*"])
+    result.stdout.fnmatch_lines(["*noisy cells (cannot decide):*", "*baseline run(s)*"])
     assert compare(fake_suite, monkeypatch, 2.0).ret == pytest.ExitCode.TESTS_FAILED
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pytest_infperf import gate
 from pytest_infperf.gate import GatePolicy, Status, decide
 
 
@@ -67,7 +68,8 @@ def test_single_baseline_run_uses_the_prior():
 def test_not_significant_with_too_few_rounds_is_noisy_and_says_why():
     verdict = decide("c", [2.0, 2.0], [[1.0, 1.0]], POLICY)
     assert verdict.status is Status.NOISY
-    assert "cannot reach p<0.01" in verdict.detail
+    assert verdict.rounds_needed is not None and verdict.rounds_needed > 2
+    assert f"--benchmark-min-rounds={verdict.rounds_needed}" in verdict.detail
 
 
 def test_threshold_is_respected():
@@ -108,3 +110,58 @@ def test_memory_needs_both_percent_and_mib():
     assert decide_memory("c", 50.0, [20.0], POLICY).status is Status.UNCHANGED  # +150 % but only +30 MiB
     assert decide_memory("c", 500.0, [1000.0], POLICY).status is Status.IMPROVED
     assert decide_memory("c", 5.0, [], POLICY).status is Status.NO_BASELINE
+
+
+# -- noisy: how much more evidence would decide; unstable: throttled or off-clock GPU cells --------------------------
+
+
+def test_noisy_from_overlap_says_how_many_rounds_would_decide() -> None:
+    rng = np.random.default_rng(3)
+    base = [tuple(rng.normal(1.0, 0.2, 10).clip(0.1))]
+    cur = tuple(rng.normal(1.3, 0.2, 6).clip(0.1))
+    verdict = gate.decide("c", cur, base, gate.GatePolicy(noise_prior=0.0, max_limit=0.2, threshold=0.1))
+    assert verdict.status is gate.Status.NOISY and verdict.rounds_needed is not None
+    assert verdict.rounds_needed > len(cur)
+    assert f"--benchmark-min-rounds={verdict.rounds_needed}" in verdict.message()
+    # taking that many rounds of the same shift does decide it
+    more = tuple(rng.normal(1.3, 0.2, verdict.rounds_needed * 2).clip(0.1))
+    again = gate.decide("c", more, base, gate.GatePolicy(noise_prior=0.0, max_limit=0.2, threshold=0.1))
+    assert again.status is gate.Status.REGRESSED
+
+
+def test_rounds_to_decide() -> None:
+    assert gate.rounds_to_decide(0.5, 10, 0.01, 10) is None  # no shift at all: more rounds do not help
+    assert gate.rounds_to_decide(0.7, 10, 0.01, 10) is None
+    small, large = gate.rounds_to_decide(0.05, 10, 0.01, 10), gate.rounds_to_decide(0.2, 10, 0.01, 10)
+    assert small is not None and large is not None and 10 < small < large
+    assert gate.stats.min_attainable_p(gate.rounds_to_decide(0.3, 2, 0.01, 3), 3) < 0.01
+
+
+def test_noisy_within_between_run_noise_says_how_many_baseline_runs() -> None:
+    runs = [tuple([m] * 20) for m in (1.0, 1.15, 0.9)]  # sigma ~12 %
+    policy = gate.GatePolicy()
+    verdict = gate.decide("c", tuple([1.5] * 20), runs, policy)
+    assert verdict.status is gate.Status.NOISY
+    assert verdict.baseline_runs_needed is not None and verdict.baseline_runs_needed > 3
+    assert f"({verdict.baseline_runs_needed} in all)" in verdict.message()
+    hopeless = gate.decide("c", tuple([1.12] * 20), runs, gate.GatePolicy(threshold=0.05))
+    assert hopeless.status is gate.Status.NOISY and hopeless.baseline_runs_needed is None
+    assert "no number of baseline runs" in hopeless.message()
+
+
+def test_throttled_or_off_clock_gpu_cells_are_unstable_not_regressed() -> None:
+    base = [tuple([1.0] * 20)] * 2
+    slow = tuple([2.0] * 20)
+    steady = {"sm_clock_mhz": 1980, "clock_event_reasons": [], "power_violation_ns": 10, "thermal_violation_ns": 0}
+    assert gate.instability(steady, steady, 1980) == ""
+    capped = {**steady, "power_violation_ns": 10 + 250_000_000}
+    assert "250 ms of power capping" in gate.instability(steady, capped, 1980)
+    assert "throttled (hw_slowdown)" in gate.instability({**steady, "clock_event_reasons": ["hw_slowdown"]}, steady)
+    assert "SM clock 1410 MHz vs 1980 MHz" in gate.instability(steady, {**steady, "sm_clock_mhz": 1410}, 1980)
+    assert gate.instability(steady, {**steady, "clock_event_reasons": ["gpu_idle"]}, 1980) == ""
+    reason = gate.instability(steady, capped, 1980)
+    verdict = gate.decide("c", slow, base, gate.GatePolicy(), unstable=reason)
+    assert verdict.status is gate.Status.UNSTABLE and verdict.change == pytest.approx(1.0)
+    assert "rerun on a steady GPU" in verdict.message()
+    small = gate.decide("c", tuple([1.01] * 20), base, gate.GatePolicy(), unstable=reason)
+    assert small.status is gate.Status.UNCHANGED

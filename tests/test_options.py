@@ -48,7 +48,7 @@ def test_auto_device_is_cpu_without_gpu(fake_suite, monkeypatch):
     [
         ("--infperf-backends=tensorflow",
          "*--infperf-backends: unknown 'tensorflow'; choose from torch, torch-cudagraph, torch-compile, "
-         "torch-compile-cudagraphs, onnxruntime, onnxruntime-host, onnxruntime-cudagraph, fake*"),
+         "torch-compile-cudagraphs, onnxruntime, onnxruntime-host, onnxruntime-cudagraph, *fake*"),
         ("--infperf-devices=tpu", "*--infperf-devices: unknown 'tpu'; choose from cpu, cuda, auto*"),
         ("--infperf-precisions=fp8", "*--infperf-precisions: unknown 'fp8'; choose from fp32, fp16, bf16, int8*"),
         ("--infperf-batches=0", "*--infperf-batches: batch 0 is not positive*"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import importlib.machinery
 import json
 import re
 import types
@@ -83,6 +84,7 @@ def make_tensorrt(version: str = "10.9.0.34", record: Record | None = None) -> t
     rec = record or Record()
     major = int(version.split(".")[0])
     trt = types.ModuleType("tensorrt")
+    trt.__spec__ = importlib.machinery.ModuleSpec("tensorrt", None)  # found, no file: torch._dynamo skips it
     trt.__version__ = version
     trt.record = rec
     trt.builds = 0
@@ -205,6 +207,20 @@ def make_tensorrt(version: str = "10.9.0.34", record: Record | None = None) -> t
                 self.errors.append(f"cannot read {model}: {exc}")
                 return False
             initializers = {i.name for i in proto.graph.initializer}
+            constants = {i.name: i for i in proto.graph.initializer}
+            from onnx import TensorProto, numpy_helper
+
+            for node in proto.graph.node:  # what TensorRT's parser refuses in Q/DQ models
+                if node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+                    continue
+                zero = constants.get(node.input[2]) if len(node.input) > 2 else None
+                if zero is not None and numpy_helper.to_array(zero).any():
+                    self.errors.append(f"{node.name}: TensorRT supports only zero point 0 (symmetric quantization)")
+                source = constants.get(node.input[0])
+                if node.op_type == "DequantizeLinear" and source is not None and source.data_type == TensorProto.INT32:
+                    self.errors.append(f"{node.name}: only activation types allowed as input to this layer (int32)")
+            if self.errors:
+                return False
 
             def tensor(value: Any) -> ITensor:
                 tt = value.type.tensor_type
@@ -568,6 +584,7 @@ def make_torch_tensorrt(version: str = "2.9.0", record: Record | None = None) ->
 
     rec = record or Record()
     mod = types.ModuleType("torch_tensorrt")
+    mod.__spec__ = importlib.machinery.ModuleSpec("torch_tensorrt", None)
     mod.__version__ = version
     mod.record = rec
 

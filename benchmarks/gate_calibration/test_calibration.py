@@ -40,3 +40,13 @@ def slowed_resnet18():
 @pytest.mark.infperf(model=slowed_resnet18, input_shape=(3, 224, 224), name="resnet18")
 def test_resnet18(infperf):
     infperf.benchmark()
+
+
+def slowed_small():
+    """The same network on 64x64 inputs: a small model whose runs take seconds, for calibrating in CI."""
+    return slowed_resnet18()
+
+
+@pytest.mark.infperf(model=slowed_small, input_shape=(3, 64, 64), name="resnet18-64px")
+def test_small(infperf):
+    infperf.benchmark()

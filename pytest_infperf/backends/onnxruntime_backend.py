@@ -101,6 +101,11 @@ class OnnxRuntimeBackend:
             return f"{case.id}: {self.name} on cpu is measured in fp32 and int8; use fp32 or int8 on cpu"
         if case.device == "cpu" and self.cuda_graph:
             return f"{case.id}: {self.name} uses CUDA graphs; select --infperf-devices=cuda"
+        if case.precision == "int8" and self.cuda_graph:
+            # seen on an H100 with onnxruntime-gpu 1.31.1: the Q/DQ model keeps nodes on the CPU (21 Memcpy nodes)
+            # and the session refuses graph capture
+            return (f"{case.id}: onnxruntime's CUDA EP does not place every node of the int8 Q/DQ model on the GPU, "
+                    "so it cannot capture a CUDA graph; measure int8 with the onnxruntime backend")
         if case.device == "cuda":
             reason = gpu.cuda_unavailable_reason(case.id)
             if reason:

@@ -44,8 +44,8 @@ class TorchSession:
     def run(self) -> object:
         if self._stream is None:
             self._out = self._call(self._inputs)
-        else:
-            with self._torch.cuda.stream(self._stream):
+        else:  # a concurrent user's thread: inference mode is per thread, so it is entered here too
+            with self._torch.inference_mode(), self._torch.cuda.stream(self._stream):
                 self._out = self._call(self._inputs)
         return self._out
 
@@ -70,6 +70,7 @@ class TorchSession:
     def close(self) -> None:
         self._modes.close()
         self._call = self._inputs = self._out = self._stream = None
+        self.__dict__.pop("_keep", None)  # a CUDA graph and its memory pool die with the session
         if self._device == "cuda":
             self._torch.cuda.synchronize()
             self._torch.cuda.empty_cache()
