@@ -12,10 +12,10 @@ PRESETS: dict[str, dict[str, str]] = {
         "precisions": "fp32,fp16,bf16",
         "batches": "1,16,64,128",
     },
-    # seed 002's table: ResNet-18, torch / onnx x fp16 / fp32 x cuda / cpu x batch 16-64 (torch-tensorrt joins it
-    # once that backend exists)
+    # seed 002's table: ResNet-18, torch / onnx / torch-tensorrt x fp16 / fp32 x cuda / cpu x batch 16-64
+    # (torch-tensorrt cells skip with the install command where it is missing)
     "seed002": {
-        "backends": "torch,onnxruntime",
+        "backends": "torch,onnxruntime,torch-tensorrt",
         "devices": "cuda,cpu",
         "precisions": "fp16,fp32",
         "batches": "16,32,48,64",
