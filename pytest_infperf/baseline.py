@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BaselineError
-from .gate import cold_start_seconds
+from .gate import cached_seconds, cold_start_seconds
 
 # Schema 2 adds the run-level ``infperf`` object beside machine_info: {"schema": 2, "outcomes": {fullname:
 # {"status": "oom" | "crashed" | "timeout" | "error", "cell": ..., "message": ..., ...}}} for cells without timing.
@@ -144,7 +144,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
             sm_clock[fullname] = float(clock)
         phases = extra.get("cold_start") or {}
         if isinstance(phases.get("load_s"), (int, float)) and isinstance(phases.get("first_call_s"), (int, float)):
-            cold[fullname] = cold_start_seconds(phases["load_s"], phases["first_call_s"], phases.get("export_s", 0.0))
+            cold[fullname] = cold_start_seconds(phases["load_s"], phases["first_call_s"], cached_seconds(phases))
     match = _NAME.match(path.name)
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
     return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,

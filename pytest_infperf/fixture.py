@@ -201,7 +201,7 @@ class InfPerf:
         phases = dict(result.cold.phases)
         cold = gate.decide_cold(
             result.case.id,
-            gate.cold_start_seconds(result.cold.load_s, result.cold.first_call_s, phases.get("export_s", 0.0)),
+            gate.cold_start_seconds(result.cold.load_s, result.cold.first_call_s, gate.cached_seconds(phases)),
             baseline.cold(result.nodeid), settings.policy, baseline.source,
         )
         config.stash[state.COLD_VERDICTS][result.nodeid] = cold

@@ -100,6 +100,9 @@ def test_cold_start_uses_its_looser_threshold():
     assert decide_cold("c", 4.0, base, POLICY).status is Status.IMPROVED
     assert decide_cold("c", 65.0, [], POLICY).status is Status.NO_BASELINE
     assert cold_start_seconds(load_s=5.0, first_call_s=1.0, export_s=4.0) == 2.0
+    from pytest_infperf.gate import cached_seconds
+
+    assert cached_seconds({"export_s": 4.0, "quantize_s": 2.5, "build_s": 9.0, "note": "x"}) == 6.5
 
 
 def test_memory_needs_both_percent_and_mib():
