@@ -28,6 +28,7 @@ _STATUS_COLOURS = {
     Status.UNCHANGED: "#7f7f7f",
     Status.NOISY: "#ff7f0e",
     Status.NO_BASELINE: "#bcbd22",
+    Status.UNSTABLE: "#9467bd",
 }
 _MARKERS = {"fp32": "o", "fp16": "s", "bf16": "^", "int8": "D"}
 _LINESTYLES = {"cuda": "-", "cpu": "--"}

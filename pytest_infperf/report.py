@@ -190,7 +190,8 @@ def recommendation_lines(results: Sequence[CellResult], memory_limit_mib: float 
     return lines
 
 
-_ORDER = {Status.REGRESSED: 0, Status.NOISY: 1, Status.IMPROVED: 2, Status.NO_BASELINE: 3, Status.UNCHANGED: 4}
+_ORDER = {Status.REGRESSED: 0, Status.NOISY: 1, Status.UNSTABLE: 2, Status.IMPROVED: 3, Status.NO_BASELINE: 4,
+          Status.UNCHANGED: 5}
 
 
 def markdown(
@@ -216,6 +217,7 @@ def markdown(
     flagged += [f"- **{kind} regressed**: {v.message()}" for kind, kv in other.items()
                 for v in kv.values() if v.status is Status.REGRESSED]
     flagged += [f"- **noisy**: {v.message()}" for v in verdicts.values() if v.status is Status.NOISY]
+    flagged += [f"- **unstable**: {v.message()}" for v in verdicts.values() if v.status is Status.UNSTABLE]
     if flagged:
         lines += [*flagged, ""]
     recs = recommendation_lines(results, memory_limit_mib)

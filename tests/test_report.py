@@ -133,6 +133,18 @@ def test_compare_columns_show_baseline_current_change_and_verdict():
     assert len(lines) == 4 and "baseline" in lines[0] and set(lines[1]) <= {"-", " "}
 
 
+def test_every_verdict_status_renders_in_the_table_markdown_and_plot(tmp_path):
+    cells = [cell("torch", b, 1.0 + b) for b in range(1, len(Status) + 1)]
+    verdicts = {c.nodeid: Verdict(c.case.id, status, 2e-3, 1e-3, 1.0, limit=0.35, detail=f"{status.value} detail")
+                for c, status in zip(cells, Status, strict=True)}
+    assert {row[14] for row in report.table_rows(cells, verdicts)[1]} == {s.value for s in Status}
+    text = report.markdown(cells, verdicts, "machine")
+    assert "- **unstable**: torch-cpu-fp32-b" in text
+    assert text.index("regressed") < text.index("| unchanged") and text.index("| unstable") < text.index("| improved")
+    written = plots.write_plots(cells, verdicts, tmp_path, "machine")
+    assert any(p.name.endswith("vs-baseline.png") for p in written)
+
+
 def test_a_cell_missing_fields_renders_dashes_not_an_error():
     broken = cell("torch", 4, 1.0)
     object.__setattr__(broken, "summary", None)  # e.g. a cell recorded without a measurement
