@@ -13,6 +13,7 @@ import contextlib
 import gc
 import os
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -123,8 +124,6 @@ def _worker_main(conn: Any, log_path: str) -> None:
         if job is None:
             return
         kind, value = execute(job)
-        import sys
-
         sys.stdout.flush()
         sys.stderr.flush()
         try:
