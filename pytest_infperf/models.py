@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import progress
 from .errors import ModelError
 
 ONNX_OPSET = 17
@@ -179,6 +180,7 @@ class ModelSource:
         path = cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}-{slug}-{precision}.onnx"
         if path.is_file():
             return path, False
+        progress.report(f"exporting {self.name} to ONNX ({precision}, opset {ONNX_OPSET}; cached afterwards)")
         export_onnx(self.torch_module(), input_shape, precision, path)
         return path, True
 

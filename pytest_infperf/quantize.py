@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import progress
 from .engine_cache import atomic_write_bytes, cache_key, file_digest
 
 CALIBRATION_BATCHES = 8
@@ -113,6 +114,7 @@ def quantize_qdq(fp32_path: Path, out_path: Path, input_shape: tuple[int, ...], 
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
 
     name = input_name(fp32_path)
+    progress.report("quantizing to int8 (ONNX Runtime static quantization, calibrating; cached afterwards)")
     with tempfile.TemporaryDirectory(prefix="infperf-qdq-") as tmp:
         source = fp32_path
         if calibration.preprocess:

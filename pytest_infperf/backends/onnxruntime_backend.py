@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import gpu
+from .. import gpu, progress
 from ..timing import BlockTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
@@ -167,6 +167,7 @@ class OnnxRuntimeBackend:
         so = onnxruntime.SessionOptions()
         so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = self._providers(case, path, cache_dir, details)
+        progress.report(f"creating the onnxruntime session ({self.name})")
         session = onnxruntime.InferenceSession(str(path), so, providers=providers)
         expected = providers[0][0] if isinstance(providers[0], tuple) else providers[0]
         if session.get_providers()[0] != expected:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import gpu
+from .. import gpu, progress
 from ..engine_cache import (
     ShapeProfile,
     TimingCacheFile,
@@ -178,6 +178,7 @@ def build_serialized_engine(trt: Any, logger: Any, plan: BuildPlan, timing: Timi
     if timing_state != "loaded":  # none yet, or from another device or version: start an empty one
         cache = config.create_timing_cache(b"")
         config.set_timing_cache(cache, ignore_mismatch=False)
+    progress.report("building the TensorRT engine (cached afterwards)")
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError(f"TensorRT could not build an engine from {plan.onnx_path.name} "

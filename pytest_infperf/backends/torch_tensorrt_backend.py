@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import gpu
+from .. import gpu, progress
 from ..engine_cache import cache_key, gpu_identity, parse_version, slug, write_key_file
 from .torch_backend import TorchSession
 
@@ -117,6 +117,7 @@ class TorchTensorRTBackend:
         if not path.is_file():
             model = copy.deepcopy(source.torch_module()).to(device=device, dtype=dtype).eval()
             start = time.perf_counter()
+            progress.report("compiling with torch_tensorrt (dynamo; cached afterwards)")
             with torch.inference_mode(False), torch.no_grad():
                 compiled = torch_tensorrt.compile(
                     model, ir="dynamo", inputs=[torch_tensorrt.Input(shape=tuple(x.shape), dtype=dtype)],
