@@ -13,38 +13,12 @@ torch = pytest.importorskip("torch")
 onnxruntime = pytest.importorskip("onnxruntime")
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402  # imported before pytester's in-process runs, which cannot re-import C extensions
+from helpers import TINY_TEST as TINY  # noqa: E402  # the same small CNN as the real-backend tests
 from onnx import numpy_helper  # noqa: E402
 
 from pytest_infperf import quantize  # noqa: E402
 from pytest_infperf.models import ModelSpec  # noqa: E402
 from pytest_infperf.runner import TOLERANCES, check_output  # noqa: E402
-
-TINY = '''
-import pytest
-import torch
-
-
-class Tiny(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.stem = torch.nn.Conv2d(3, 16, 3, padding=1)
-        self.blocks = torch.nn.Sequential(
-            *[torch.nn.Sequential(torch.nn.Conv2d(16, 16, 3, padding=1), torch.nn.ReLU()) for _ in range(4)]
-        )
-        self.head = torch.nn.Linear(16, 10)
-
-    def forward(self, x):
-        return self.head(self.blocks(torch.relu(self.stem(x))).mean((2, 3)))
-
-
-def tiny():
-    return Tiny()
-
-
-@pytest.mark.infperf(model=tiny, input_shape=(3, 32, 32))
-def test_tiny(infperf):
-    infperf.benchmark()
-'''
 
 ARGS = ("--infperf-backends=onnxruntime", "--infperf-devices=cpu", "--infperf-precisions=fp32,int8",
         "--infperf-batches=1,4", "--benchmark-max-time=0.05", "--benchmark-min-rounds=3")

@@ -9,36 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 onnxruntime = pytest.importorskip("onnxruntime")
 import onnx  # noqa: E402,F401  # imported before pytester's in-process runs, which cannot re-import C extensions
-
-TINY = '''
-import os
-
-import pytest
-import torch
-
-
-class Tiny(torch.nn.Module):
-    def __init__(self, blocks):
-        super().__init__()
-        self.stem = torch.nn.Conv2d(3, 16, 3, padding=1)
-        self.blocks = torch.nn.Sequential(
-            *[torch.nn.Sequential(torch.nn.Conv2d(16, 16, 3, padding=1), torch.nn.ReLU()) for _ in range(blocks)]
-        )
-        self.head = torch.nn.Linear(16, 10)
-
-    def forward(self, x):
-        return self.head(self.blocks(torch.relu(self.stem(x))).mean((2, 3)))
-
-
-def tiny():
-    # TINY_BLOCKS injects a real slowdown: more layers, more work, in torch and in the ONNX export alike
-    return Tiny(int(os.environ.get("TINY_BLOCKS", "4")))
-
-
-@pytest.mark.infperf(model=tiny, input_shape=(3, 32, 32))
-def test_tiny(infperf):
-    infperf.benchmark()
-'''
+from helpers import TINY_TEST as TINY  # noqa: E402
 
 ARGS = ("--infperf-backends=torch,onnxruntime", "--infperf-devices=cpu", "--infperf-batches=4",
         "--benchmark-max-time=0.4", "--benchmark-min-rounds=15")
