@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import stats
 from .errors import BaselineError
-from .gate import cached_seconds, cold_start_seconds
+from .results import cached_seconds, cold_start_seconds
 
 # Schema 2 adds the run-level ``infperf`` object beside machine_info: {"schema": 2, "outcomes": {fullname:
 # {"status": "oom" | "crashed" | "timeout" | "error", "cell": ..., "message": ..., ...}}} for cells without timing.
-SCHEMA = 2
+# Schema 3 measures each cell several times: ``extra_info.infperf.repeats`` holds every repeat's raw samples, cold
+# start and SM clock, and pytest-benchmark's ``stats`` are the fastest repeat's (the figure the gate compares).
+# A schema-2 file is one repeat per cell: its ``stats.data``.
+SCHEMA = 3
 _NAME = re.compile(r"^(\d{4})_(.*)\.json$")
 _RESAVE = "save a fresh baseline on this machine with: pytest perf_tests --benchmark-save=NAME"
 
@@ -30,8 +34,14 @@ def _from_1(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "machine_info": {**data["machine_info"], "infperf": info}, "infperf": {"schema": 2, "outcomes": {}}}
 
 
+def _from_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 measured each cell once: its samples are its one repeat (the reader falls back to stats.data)."""
+    info = {**data["machine_info"]["infperf"], "schema": 3}
+    return {**data, "machine_info": {**data["machine_info"], "infperf": info}}
+
+
 # from_version -> function returning the data in from_version + 1. Applied in memory only: files are never rewritten.
-MIGRATIONS: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1}
+MIGRATIONS: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2}
 OLDEST = min(MIGRATIONS, default=SCHEMA)
 
 
@@ -42,13 +52,13 @@ class BaselineRun:
     name: str
     fingerprint: str
     datetime: str
-    cells: Mapping[str, tuple[float, ...]]  # benchmark fullname -> raw per-call samples (seconds)
+    cells: Mapping[str, tuple[tuple[float, ...], ...]]  # benchmark fullname -> repeats -> raw per-call samples (s)
     launch_bound: frozenset[str] = frozenset()  # cells the run diagnosed as launch-bound
-    cold: Mapping[str, float] = field(default_factory=dict)  # cold start seconds (gate.cold_start_seconds)
+    cold: Mapping[str, float] = field(default_factory=dict)  # least cold start of the repeats (cold_start_seconds)
     memory: Mapping[str, float] = field(default_factory=dict)  # peak memory MiB (MemoryStats.peak_mib)
     outcomes: Mapping[str, str] = field(default_factory=dict)  # fullname -> "oom" | "crashed" | "timeout" | "error"
     schema: int = SCHEMA  # the schema the file was written in (older ones are migrated on read)
-    sm_clock: Mapping[str, float] = field(default_factory=dict)  # SM clock (MHz) at the end of each GPU cell
+    sm_clock: Mapping[str, float] = field(default_factory=dict)  # SM clock (MHz) of each GPU cell's fastest repeat
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,8 @@ class BaselineSet:
         names = ", ".join(run.path.name for run in self.runs)
         return f"{self.newest.path.parent.name}/{{{names}}}" if len(self.runs) > 1 else str(self.newest.path.name)
 
-    def samples(self, fullname: str) -> list[tuple[float, ...]]:
+    def samples(self, fullname: str) -> list[tuple[tuple[float, ...], ...]]:
+        """Per baseline run (oldest first), the cell's repeats, each its raw per-call samples."""
         return [run.cells[fullname] for run in self.runs if fullname in run.cells]
 
     def memory(self, fullname: str) -> list[float]:
@@ -105,7 +116,9 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        what = "truncated" if exc.pos >= len(text.rstrip()) else "corrupt"
+        # an unterminated string can only end at the end of the text
+        ended = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        what = "truncated" if ended else "corrupt"
         raise _fail(path, f"is not valid JSON, the file is {what} ({exc.msg} at line {exc.lineno})", restore) from exc
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise _fail(path, "is not a pytest-benchmark result (no 'benchmarks' list)", restore)
@@ -119,7 +132,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
         raise _fail(path, f"was made on another machine (fingerprint {info.get('fingerprint')!r}, "
                           f"this machine is {fingerprint!r}) and is not comparable",
                     f"compare against a baseline of this machine: {_RESAVE}")
-    cells: dict[str, tuple[float, ...]] = {}
+    cells: dict[str, tuple[tuple[float, ...], ...]] = {}
     launch_bound: set[str] = set()
     cold: dict[str, float] = {}
     memory: dict[str, float] = {}
@@ -130,25 +143,43 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
             samples = bench["stats"]["data"]
         except (KeyError, TypeError):
             raise _fail(path, "has a benchmark without 'fullname' or raw samples ('stats.data')", restore) from None
-        if not samples or not all(isinstance(x, (int, float)) and x > 0 for x in samples):
+        if not _usable(samples):
             raise _fail(path, f"has no usable raw samples for {fullname}", restore)
-        cells[fullname] = tuple(float(x) for x in samples)
         extra = (bench.get("extra_info") or {}).get("infperf") or {}
-        if (extra.get("diagnosis") or {}).get("launch_bound"):
+        repeats = extra.get("repeats") or []
+        if not isinstance(repeats, list) or not all(isinstance(r, dict) and _usable(r.get("samples"))
+                                                    for r in repeats):
+            raise _fail(path, f"has a repeat without usable raw samples for {fullname}", restore)
+        cells[fullname] = (tuple(tuple(float(x) for x in r["samples"]) for r in repeats)
+                           or (tuple(float(x) for x in samples),))
+        if (extra.get("diagnosis") or {}).get("launch_bound") or any(
+                (r.get("diagnosis") or {}).get("launch_bound") for r in repeats):
             launch_bound.add(fullname)
         peak = (extra.get("memory") or {}).get("peak_mib")
         if isinstance(peak, (int, float)):
             memory[fullname] = float(peak)
         clock = ((extra.get("device_state") or {}).get("end") or {}).get("sm_clock_mhz")
+        steady = [r for r in repeats if not r.get("throttled")] or repeats
+        if steady:
+            fastest = steady[stats.fastest([stats.summarize(r["samples"]).median for r in steady])]
+            clock = (fastest.get("clock") or {}).get("median_mhz", clock)
         if isinstance(clock, (int, float)) and clock > 0:
             sm_clock[fullname] = float(clock)
+        colds = [r["cold_start_s"] for r in repeats if isinstance(r.get("cold_start_s"), (int, float))]
         phases = extra.get("cold_start") or {}
-        if isinstance(phases.get("load_s"), (int, float)) and isinstance(phases.get("first_call_s"), (int, float)):
+        if colds:
+            cold[fullname] = float(min(colds))
+        elif isinstance(phases.get("load_s"), (int, float)) and isinstance(phases.get("first_call_s"), (int, float)):
             cold[fullname] = cold_start_seconds(phases["load_s"], phases["first_call_s"], cached_seconds(phases))
     match = _NAME.match(path.name)
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
     return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
                        frozenset(launch_bound), cold, memory, _outcomes(path, data, restore), written, sm_clock)
+
+
+def _usable(samples: object) -> bool:
+    return (isinstance(samples, list) and bool(samples)
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in samples))
 
 
 def _schema_of(path: Path, schema: object, restore: str) -> int:

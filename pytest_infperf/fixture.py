@@ -7,6 +7,7 @@ import dataclasses
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +18,8 @@ from .errors import ModelError
 from .matrix import Case
 from .maxbatch import MaxBatch
 from .models import ModelSource, ModelSpec
-from .results import CellResult, Outcome
-from .runner import CellRequest, Probe, execute_cell, execute_probe, execute_smoke, source_for
+from .results import CellResult, Outcome, Repeat, combine, usable
+from .runner import CellRequest, Probe, execute_cell, execute_probe, execute_repeat, execute_smoke, source_for
 from .worker import Job, execute
 
 if TYPE_CHECKING:
@@ -43,6 +44,59 @@ def record_in_pytest_benchmark(benchmark: Any, result: CellResult) -> None:
     benchmark.extra_info["infperf"] = result.to_json()
 
 
+def cache_dir(config: pytest.Config) -> Path:
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("infperf-onnx"))
+    return Path(config.rootpath) / ".infperf-cache"
+
+
+def cell_request(config: pytest.Config, nodeid: str, case: Case, spec: ModelSpec, backend: Backend) -> CellRequest:
+    settings = config.stash[state.SETTINGS]
+    return CellRequest(
+        nodeid=nodeid, case=case, spec=spec, rootpath=config.rootpath, backend=backend, policy=settings.timing,
+        cache_dir=cache_dir(config), seed=settings.seed, check_outputs=settings.check_outputs,
+        memory=settings.memory,
+    )
+
+
+def run_job(
+    config: pytest.Config, label: str, func: Any, request: CellRequest, slot: int = 0, fresh: bool = False,
+    on_progress: Callable[[str, float], None] | None = None, echo_log: bool = True, what: str = "",
+) -> tuple[str, Any]:
+    """Run one unit of work in the session's worker process of ``slot`` (or here, without isolation). ``what``
+    (e.g. "repeat 2 of 3") is added to an outcome's message."""
+    kind, value = _run_job(config, label, func, request, slot, fresh, on_progress, echo_log)
+    if kind == "outcome" and what:
+        value = dataclasses.replace(value, message=f"{value.message} (in {what})")
+    return kind, value
+
+
+def _run_job(
+    config: pytest.Config, label: str, func: Any, request: CellRequest, slot: int, fresh: bool,
+    on_progress: Callable[[str, float], None] | None, echo_log: bool,
+) -> tuple[str, Any]:
+    settings = config.stash[state.SETTINGS]
+    job = Job(label, func, (request,), batch=request.case.batch, device=request.case.device)
+    if not settings.isolate:
+        start = time.monotonic()
+        if on_progress is not None:
+            progress.set_sink(lambda message: on_progress(message, time.monotonic() - start))
+        try:
+            return execute(job)
+        finally:
+            progress.set_sink(None)
+    pool = config.stash[state.WORKER]
+    kind, value, log = pool.run(slot, job, timeout=settings.cell_timeout, on_progress=on_progress, fresh=fresh)
+    if log and echo_log:
+        sys.stderr.write(log + "\n")  # the worker's output, captured with this test like its own
+    return kind, value
+
+
+def tag(repeat: Repeat, index: int, slot: int, isolate: bool, confirm: bool = False) -> Repeat:
+    return dataclasses.replace(repeat, index=index, worker=str(slot) if isolate else "-", confirm=confirm)
+
+
 class InfPerf:
     """What a perf test receives: ``infperf.benchmark()`` measures the test's cell."""
 
@@ -63,46 +117,17 @@ class InfPerf:
         settings = self.config.stash[state.SETTINGS]
         return source_for(self.spec, self.config.rootpath, settings.seed)
 
-    def _cache_dir(self) -> Path:
-        cache = getattr(self.config, "cache", None)
-        if cache is not None:
-            return Path(cache.mkdir("infperf-onnx"))
-        return Path(self.config.rootpath) / ".infperf-cache"
-
     def _request(self, backend: Backend, case: Case | None = None) -> CellRequest:
-        settings = self.config.stash[state.SETTINGS]
-        return CellRequest(
-            nodeid=self.request.node.nodeid, case=case or self.case, spec=self.spec, rootpath=self.config.rootpath,
-            backend=backend, policy=settings.timing, cache_dir=self._cache_dir(), seed=settings.seed,
-            check_outputs=settings.check_outputs, memory=settings.memory,
-        )
+        return cell_request(self.config, self.request.node.nodeid, case or self.case, self.spec, backend)
 
     def _progress(self, message: str, elapsed: float) -> None:
         """Long phases (export, build, compile) say what they are doing, outside pytest's output capture."""
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        capture = self.config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
-        context = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
-        with context:
-            reporter.write_line(f"    [infperf] {self.case.id}: {message} ({elapsed:.0f} s so far)")
+        write_progress(self.config, f"{self.case.id}: {message} ({elapsed:.0f} s so far)")
 
-    def _run(self, label: str, func: Any, request: CellRequest) -> tuple[str, Any]:
-        """Run one unit of work in the session's worker process (or here, without isolation)."""
-        settings = self.config.stash[state.SETTINGS]
-        job = Job(label, func, (request,), batch=request.case.batch, device=request.case.device)
-        if not settings.isolate:
-            start = time.monotonic()
-            progress.set_sink(lambda message: self._progress(message, time.monotonic() - start))
-            try:
-                return execute(job)
-            finally:
-                progress.set_sink(None)
-        worker = self.config.stash[state.WORKER]
-        kind, value, log = worker.run(job, timeout=settings.cell_timeout, on_progress=self._progress)
-        if log:
-            sys.stderr.write(log + "\n")  # the worker's output, captured with this test like its own
-        return kind, value
+    def _run(self, label: str, func: Any, request: CellRequest, slot: int = 0, fresh: bool = False,
+             what: str = "") -> tuple[str, Any]:
+        return run_job(self.config, label, func, request, slot=slot, fresh=fresh, on_progress=self._progress,
+                       what=what)
 
     def benchmark(self) -> CellResult | MaxBatch | None:
         config = self.config
@@ -121,10 +146,13 @@ class InfPerf:
             if kind == "outcome":
                 self._outcome(value)
             return None
-        kind, value = self._run(self.case.id, execute_cell, self._request(backend))
-        if kind == "outcome":
-            self._outcome(value)
-        result: CellResult = value
+        result = self._measure(backend)
+        if config.stash[state.BASELINE] is not None:
+            verdicts = self._judge(result)
+            settings = config.stash[state.SETTINGS]
+            if settings.confirm and gate.wants_confirmation(verdicts[0]):
+                result = self._confirm(backend, result, settings.confirm)
+                verdicts = self._judge(result)
         record_in_pytest_benchmark(self._benchmark, result)
         config.stash[state.RESULTS].append(result)
         self.result = result
@@ -135,8 +163,54 @@ class InfPerf:
                 "a fast but wrong result is not a result",
                 pytrace=False,
             )
-        self._apply_gate(result)
+        if config.stash[state.BASELINE] is not None:
+            self._enforce(*verdicts)
         return result
+
+    def _measure(self, backend: Backend) -> CellResult:
+        """The cell's repeats: those the interleaved passes took earlier in the session, then the full measurement
+        (memory, output check) and, without passes (consecutive order, xdist), the remaining repeats in turn, each
+        in its own worker process."""
+        settings = self.config.stash[state.SETTINGS]
+        isolate = settings.isolate
+        earlier = self.config.stash[state.REPEATS].pop(self.request.node.nodeid, [])
+        for kind, value in earlier:
+            if kind == "outcome":
+                self._outcome(value)
+        repeats: list[Repeat] = [value for _, value in earlier]
+        slot = len(repeats)
+        request = self._request(backend)
+        kind, value = self._run(self.case.id, execute_cell, request, slot=slot)
+        if kind == "outcome":
+            self._outcome(value)
+        cell: CellResult = value
+        repeats.append(tag(cell.repeats[0], slot, slot, isolate))
+        while len(repeats) < settings.repeats:
+            slot = len(repeats)
+            kind, value = self._run(self.case.id, execute_repeat, request, slot=slot,
+                                    what=f"repeat {slot + 1} of {settings.repeats}")
+            if kind == "outcome":
+                self._outcome(value)
+            repeats.append(tag(value, slot, slot, isolate))
+        return combine(cell, repeats)
+
+    def _confirm(self, backend: Backend, result: CellResult, count: int) -> CellResult:
+        """More repeats, in the session's worker processes in turn, for a cell whose repeats suggest a slowdown: a
+        real one stays, a slow host mode that happened to last through the first repeats is cleared. (A fresh process
+        per confirmation costs seconds of CUDA and compiler start-up per repeat on a GPU; the host's slow mode is
+        not tied to a process: on an H200 it changed within one process between consecutive cells.)"""
+        settings = self.config.stash[state.SETTINGS]
+        request = self._request(backend)
+        repeats = list(result.repeats)
+        slots = max(settings.repeats, 1)
+        for i in range(count):
+            slot = i % slots
+            kind, value = self._run(self.case.id, execute_repeat, request, slot=slot,
+                                    what=f"confirmation repeat {i + 1} of {count}")
+            if kind == "outcome":
+                self._outcome(value)
+            repeats.append(tag(value, len(repeats), slot, settings.isolate, confirm=True))
+        return combine(result, repeats)
 
     def _outcome(self, outcome: Outcome) -> None:
         """A cell without a measurement: recorded, shown in the summary; OOM skips unless the baseline ran it."""
@@ -179,45 +253,58 @@ class InfPerf:
             self._outcome(dataclasses.replace(found.failure, message=found.failure.message + " (even batch 1)"))
         return found
 
-    def _apply_gate(self, result: CellResult) -> None:
+    def _judge(self, result: CellResult) -> tuple[gate.Verdict, gate.Verdict, gate.Verdict | None]:
+        """The compare layer's verdicts on this cell (time, cold start, memory), stored for the summary and JSON."""
         config = self.config
         settings = config.stash[state.SETTINGS]
+        policy = settings.policy
         baseline = config.stash[state.BASELINE]
-        if baseline is None:
-            return
-        # pytest-benchmark keys stored cells by the node id; ours are the same
-        launch_bound = (result.diagnosis is not None and result.diagnosis.launch_bound) or baseline.launch_bound(
-            result.nodeid
-        )
+        nodeid = result.nodeid  # pytest-benchmark keys stored cells by the node id; ours are the same
+        repeats = result.repeats
+        launch_bound = any(r.diagnosis is not None and r.diagnosis.launch_bound for r in repeats) or (
+            baseline.launch_bound(nodeid))
+        steady = usable(repeats)
         unstable = ""
         if result.case.device == "cuda":
-            unstable = gate.instability(dict(result.device_before), dict(result.device_after),
-                                        baseline.sm_clock(result.nodeid))
+            unstable = gate.instability(repeats, baseline.sm_clock(nodeid), launch_bound, policy)
+        runs = baseline.samples(nodeid)
+        # the floor of the less repeated side: a baseline measured once per run is as noisy as one median
+        compared = min([len(steady), *(len(run) for run in runs)])
         verdict = gate.decide(
-            result.case.id, result.timing.samples, baseline.samples(result.nodeid), settings.policy,
-            baseline.source, floor=settings.policy.floor(result.case.device, launch_bound), unstable=unstable,
+            result.case.id, [r.timing.samples for r in steady], runs, policy, baseline.source,
+            floor=policy.floor(result.case.device, launch_bound, compared), unstable=unstable,
         )
-        config.stash[state.VERDICTS][result.nodeid] = verdict
-        phases = dict(result.cold.phases)
-        cold = gate.decide_cold(
-            result.case.id,
-            gate.cold_start_seconds(result.cold.load_s, result.cold.first_call_s, gate.cached_seconds(phases)),
-            baseline.cold(result.nodeid), settings.policy, baseline.source,
-        )
-        config.stash[state.COLD_VERDICTS][result.nodeid] = cold
-        failures = [f"performance regression: {v.message()}" for v in (verdict,) if v.status is gate.Status.REGRESSED]
+        config.stash[state.VERDICTS][nodeid] = verdict
+        cold = gate.decide_cold(result.case.id, [r.cold_start_s for r in repeats if not r.confirm],
+                                baseline.cold(nodeid), policy, baseline.source)
+        config.stash[state.COLD_VERDICTS][nodeid] = cold
+        mem = None
+        if result.memory is not None:
+            mem = gate.decide_memory(result.case.id, result.memory.peak_mib, baseline.memory(nodeid), policy)
+            config.stash[state.MEMORY_VERDICTS][nodeid] = mem
+        return verdict, cold, mem
+
+    def _enforce(self, verdict: gate.Verdict, cold: gate.Verdict, mem: gate.Verdict | None) -> None:
+        settings = self.config.stash[state.SETTINGS]
+        failures = [f"performance regression: {verdict.message()}"] if verdict.status is gate.Status.REGRESSED else []
         if cold.status is gate.Status.REGRESSED:
             failures.append(f"cold-start regression: {cold.message()}")
-        if result.memory is not None:
-            mem = gate.decide_memory(
-                result.case.id, result.memory.peak_mib, baseline.memory(result.nodeid), settings.policy
-            )
-            config.stash[state.MEMORY_VERDICTS][result.nodeid] = mem
-            if mem.status is gate.Status.REGRESSED:
-                failures.append(f"memory regression: {mem.message()}")
+        if mem is not None and mem.status is gate.Status.REGRESSED:
+            failures.append(f"memory regression: {mem.message()}")
         if not failures or settings.gate is gate.GateMode.OFF:
             return
         if settings.gate is gate.GateMode.FAIL:
             pytest.fail("\n".join(failures), pytrace=False)
         for failure in failures:
             warnings.warn(InfperfRegressionWarning(failure), stacklevel=2)
+
+
+def write_progress(config: pytest.Config, text: str) -> None:
+    """A line on the terminal, outside pytest's output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    context = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+    with context:
+        reporter.write_line(f"    [infperf] {text}")

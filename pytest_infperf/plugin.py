@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from . import baseline as baseline_mod
-from . import distributed, fingerprint, gpu, hookspec, report, report_outcomes, settings, state
+from . import distributed, fingerprint, gpu, hookspec, passes, report, report_outcomes, settings, state
 from .backends import REGISTRY, make_backend
 from .baseline import SCHEMA
 from .errors import ModelError
@@ -23,7 +23,7 @@ from .matrix import expand, resolve_devices
 from .models import ModelSpec
 from .runner import clear_sources
 from .storage import install as install_atomic_storage
-from .worker import Worker
+from .worker import WorkerPool
 
 MARKER_KEYS = {"model", "input_shape", "name", "presets"}
 _DEFAULT_STORAGE = "file://./.benchmarks"
@@ -86,7 +86,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state.MEMORY_VERDICTS] = {}
     config.stash[state.OUTCOMES] = {}
     config.stash[state.MAX_BATCH] = []
-    config.stash[state.WORKER] = Worker(_log_dir(config))
+    config.stash[state.WORKER] = WorkerPool(_log_dir(config))
+    config.stash[state.REPEATS] = {}
     config.stash[state.BASELINE] = None
 
     # pytest-benchmark builds its session (and loads --benchmark-compare) in its own trylast pytest_configure,
@@ -272,6 +273,13 @@ def infperf(request: pytest.FixtureRequest, infperf_case: Any, benchmark: Any) -
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """Before the tests run: the interleaved repeat passes over the matrix (see passes.py)."""
+    passes.run(session)
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Any:
     try:
         return (yield)
@@ -329,6 +337,9 @@ def _write_summary(tr: Any, config: pytest.Config) -> None:
         tr.write_line(line)
     for line in report.recommendation_lines(results, conf.memory_limit_mib):
         tr.write_line(line, bold=True)
+    breakdown = report.time_breakdown(results)
+    if breakdown:
+        tr.write_line(breakdown)
     if conf.report:
         path = Path(config.invocation_params.dir, conf.report)
         path.parent.mkdir(parents=True, exist_ok=True)

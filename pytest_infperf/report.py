@@ -241,3 +241,17 @@ def markdown(
 
 def regression_lines(verdicts: Mapping[str, Verdict], status: Status) -> list[str]:
     return [f"{nodeid}: {v.message()}" for nodeid, v in verdicts.items() if v.status is status]
+
+
+def time_breakdown(results: Sequence[CellResult]) -> str:
+    """Where the session's measuring time went, summed over every repeat of every cell."""
+    repeats = [r for result in results for r in result.repeats]
+    if not repeats:
+        return ""
+    confirm = sum(1 for r in repeats if r.confirm)
+    load = sum(r.cold.load_s + r.cold.first_call_s for r in repeats)
+    warm = sum(r.timing.warmup_time for r in repeats)
+    timed = sum(r.timing.measure_time for r in repeats)
+    return (f"time: {len(results)} cells, {len(repeats) - confirm} repeats"
+            + (f" + {confirm} confirmation repeats" if confirm else "")
+            + f"; load and first call {load:.1f} s, warm-up {warm:.1f} s, timed blocks {timed:.1f} s")

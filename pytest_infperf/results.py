@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from . import stats
 from .concurrency import ConcurrencyStats
+from .gpu import POWER_CAP, THROTTLING, ClockStats
 from .matrix import Case
 from .memory import MemoryStats
 from .stats import Summary
@@ -42,6 +46,100 @@ class Diagnosis:
     @property
     def ratio(self) -> float:
         return self.host_enqueue_s / self.device_s if self.device_s > 0 else float("inf")
+
+
+def _throttled_at_ends(before: dict[str, object], after: dict[str, object]) -> str:
+    """Heat or hardware slowdown reported at a repeat's start or end, or thermal capping time accumulated during it
+    (NVML's violation counter). Power capping is not among them (see gpu.THROTTLING)."""
+    reasons = sorted((set(before.get("clock_event_reasons", []) or []) | set(
+        after.get("clock_event_reasons", []) or [])) & THROTTLING)
+    out = ["throttled (" + ", ".join(reasons) + ")"] if reasons else []
+    start, end = before.get("thermal_violation_ns"), after.get("thermal_violation_ns")
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)) and end - start > 1e6:
+        out.append(f"{(end - start) / 1e6:.0f} ms of thermal capping")
+    return "; ".join(out)
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """One independent measurement of a cell: its own load (cold start), warm-up and timed blocks, in one worker
+    process. A cell is measured several times, spread over the session, because the spread *between* such
+    measurements (process and host state) is much larger than the spread of the samples within one."""
+
+    timing: Timing
+    cold: ColdStart
+    index: int = 0  # the order in which this cell's repeats were taken
+    worker: str = "-"  # the worker process slot that ran it ("-": the pytest process)
+    started_at: float = 0.0  # wall-clock seconds (epoch) when it started: how far apart in time repeats were
+    clock: ClockStats | None = None  # GPU: SM clock and reasons between its timed blocks
+    device_before: tuple[tuple[str, object], ...] = ()
+    device_after: tuple[tuple[str, object], ...] = ()
+    diagnosis: Diagnosis | None = None
+    confirm: bool = False  # taken after the first repeats suggested a regression, to confirm or clear it
+
+    @property
+    def median(self) -> float:
+        return float(stats.summarize(self.timing.samples).median)
+
+    @property
+    def cold_start_s(self) -> float:
+        """The cold start the gate compares: load + first call, without the cache-dependent phases."""
+        return cold_start_seconds(self.cold.load_s, self.cold.first_call_s, cached_seconds(dict(self.cold.phases)))
+
+    @property
+    def throttled(self) -> str:
+        """Why this repeat's numbers are not comparable (empty when they are)."""
+        parts = [_throttled_at_ends(dict(self.device_before), dict(self.device_after))]
+        if self.clock is not None:
+            parts.append(self.clock.throttled())
+        return "; ".join(p for p in parts if p)
+
+    @property
+    def power_capped(self) -> bool:
+        ends = set(dict(self.device_before).get("clock_event_reasons", []) or []) | set(
+            dict(self.device_after).get("clock_event_reasons", []) or [])
+        return POWER_CAP in ends or (self.clock is not None and self.clock.power_capped)
+
+    def to_json(self) -> dict[str, object]:
+        summary = stats.summarize(self.timing.samples)
+        return {
+            "index": self.index,
+            "worker": self.worker,
+            "started_at": self.started_at,
+            "confirm": self.confirm,
+            "median_s": summary.median,
+            "rounds": len(self.timing.samples),
+            "block_size": self.timing.block_size,
+            "samples": list(self.timing.samples),
+            "cold_start": {"load_s": self.cold.load_s, "first_call_s": self.cold.first_call_s,
+                           **dict(self.cold.phases)},
+            "cold_start_s": self.cold_start_s,
+            "clock": asdict(self.clock) if self.clock is not None else None,
+            "throttled": self.throttled,
+            "power_capped": self.power_capped,
+            "diagnosis": asdict(self.diagnosis) | {"ratio": self.diagnosis.ratio} if self.diagnosis else None,
+        }
+
+
+CACHED_PHASES = ("export_s", "quantize_s")  # load phases that depend on on-disk caches, not on the code under test
+
+
+def cold_start_seconds(load_s: float, first_call_s: float, export_s: float = 0.0) -> float:
+    """The cold start the gate compares: load and first call, without the ONNX export and int8 quantization (their
+    time depends on whether the on-disk cache was warm, not on the code under test; they are reported on their
+    own). ``export_s`` is the sum of those phases (`cached_seconds`). An engine build stays in: compare runs whose
+    engine caches were in the same state (``details.engine_cache``)."""
+    return max(load_s - export_s, 0.0) + first_call_s
+
+
+def cached_seconds(phases: dict[str, object]) -> float:
+    return float(sum(v for k, v in phases.items() if k in CACHED_PHASES and isinstance(v, (int, float))))
+
+
+def usable(repeats: Sequence[Repeat]) -> list[Repeat]:
+    """The repeats measured on a steady device; all of them when none was (the gate then says unstable)."""
+    steady = [r for r in repeats if not r.throttled]
+    return steady or list(repeats)
 
 
 @dataclass(frozen=True)
@@ -100,6 +198,9 @@ class CellResult:
     memory: MemoryStats | None = None
     flops_per_image: float | None = None  # counted once per model and input shape (None: not countable)
     concurrency: ConcurrencyStats | None = None  # set when the cell ran several concurrent users
+    # Every independent measurement of the cell. ``timing``/``summary`` are the fastest steady repeat's (the
+    # statistic the gate compares, stats.run_estimate), ``cold`` the repeat with the least cold start.
+    repeats: tuple[Repeat, ...] = ()
 
     @property
     def notes(self) -> list[str]:
@@ -112,13 +213,13 @@ class CellResult:
             out.append(f"{self.memory.leaked_mib:.0f} MiB held after release")
         if not self.timing.warmup_settled:
             out.append("warm-up unsettled")
-        from .gpu import THROTTLING
-
-        reasons = set(dict(self.device_before).get("clock_event_reasons", []) or []) | set(
-            dict(self.device_after).get("clock_event_reasons", []) or []
-        )
-        if reasons & THROTTLING:
-            out.append("throttled: " + ",".join(sorted(reasons & THROTTLING)))
+        repeats = self.repeats or (Repeat(self.timing, self.cold, device_before=self.device_before,
+                                           device_after=self.device_after),)
+        throttled = [r for r in repeats if r.throttled]
+        if throttled:
+            out.append(f"{len(throttled)} of {len(repeats)} repeat(s) {throttled[0].throttled}")
+        if any(r.power_capped for r in repeats):
+            out.append("at power cap")
         return out
 
     @property
@@ -174,4 +275,19 @@ class CellResult:
             "memory": asdict(self.memory) | {"peak_mib": self.memory.peak_mib} if self.memory else None,
             "concurrency": asdict(self.concurrency) | {"users": self.case.concurrency} if self.concurrency else None,
             "notes": self.notes,
+            "repeats": [r.to_json() for r in self.repeats],
         }
+
+
+def combine(cell: CellResult, repeats: Sequence[Repeat]) -> CellResult:
+    """The cell with all its repeats: timing and summary of the fastest steady repeat (what the gate compares),
+    the least cold start; memory, output check and concurrency figures stay those of the full measurement."""
+    if not repeats:
+        return cell
+    steady = usable(repeats)
+    fastest = steady[stats.fastest([r.median for r in steady])]
+    coldest = min(repeats, key=lambda r: r.cold_start_s)
+    return dataclasses.replace(
+        cell, timing=fastest.timing, summary=stats.summarize(fastest.timing.samples), cold=coldest.cold,
+        diagnosis=fastest.diagnosis if fastest.diagnosis is not None else cell.diagnosis, repeats=tuple(repeats),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from .flops import flops_per_image
 from .matrix import Case
 from .memory import MemorySampler
 from .models import ModelSource, ModelSpec
-from .results import CellResult, ColdStart, Diagnosis, OutputCheck
+from .results import CellResult, ColdStart, Diagnosis, OutputCheck, Repeat
 from .stats import summarize
 from .timing import TimingPolicy, measure
 
@@ -58,26 +59,43 @@ def check_output(output: np.ndarray, reference: np.ndarray, precision: str, name
     return OutputCheck(reference=name, max_rel_error=error, tolerance=TOLERANCES.get(precision, 1e-2))
 
 
-def _diagnose(timer: object, samples: tuple[float, ...]) -> Diagnosis | None:
+DIAGNOSIS_MIN_CALLS = 10
+DIAGNOSIS_MIN_TIME = 0.02  # seconds of calls in the separate diagnosis block (ONNX Runtime)
+
+
+def _diagnose(timer: object, samples: tuple[float, ...], session: object) -> Diagnosis | None:
+    """Launch-bound or device-bound: the host's enqueue time per call against the device time per call. torch's
+    CUDA-event timer records the enqueue time of each timed block; ONNX Runtime's Run waits for its stream, so its
+    sessions measure it in a separate block after the timed ones (``launch_diagnosis``)."""
     host = getattr(timer, "host_enqueue", None)
-    if not host:
-        return None
-    host_s = float(np.median(host[-len(samples):]))
-    device_s = float(np.median(samples))
+    if host:
+        host_s = float(np.median(host[-len(samples):]))
+        device_s = float(np.median(samples))
+    else:
+        probe = getattr(session, "launch_diagnosis", None)
+        per_call = float(np.median(samples)) if samples else 0.0
+        calls = max(DIAGNOSIS_MIN_CALLS, int(DIAGNOSIS_MIN_TIME / per_call) if per_call > 0 else 0)
+        measured = probe(calls) if probe is not None else None
+        if measured is None:
+            return None
+        host_s, device_s = measured
     return Diagnosis(host_s, device_s, launch_bound=host_s >= LAUNCH_BOUND_RATIO * device_s)
+
+
+def _torch_device() -> int:
+    import torch
+
+    return int(torch.cuda.current_device())
 
 
 def _device_state(case: Case) -> tuple[tuple[str, object], ...]:
     if case.device != "cuda":
         return ()
-    import torch
-
-    return tuple(sorted(gpu.device_state(torch.cuda.current_device()).items()))
+    return tuple(sorted(gpu.device_state(_torch_device()).items()))
 
 
 MEMORY_PASS_CALLS = 5
 CHECK_SAMPLES = 64
-LEAK_NOTE_MIB = 64.0
 
 
 @dataclass(frozen=True)
@@ -111,14 +129,44 @@ def clear_sources() -> None:
     _SOURCES.clear()
 
 
+@functools.cache
+def _cuda_context() -> None:
+    """Create this process's CUDA context before its first cell: its cost (hundreds of ms) belongs to the process,
+    not to whichever cell happens to come first, so it stays out of every cell's cold start."""
+    import torch
+
+    torch.empty(1, device="cuda")
+    torch.cuda.synchronize()
+
+
+def _ready(case: Case) -> None:
+    if case.device == "cuda":
+        with contextlib.suppress(Exception):  # no usable torch/CUDA: the backend's own load says why
+            _cuda_context()
+
+
 def execute_cell(request: CellRequest) -> CellResult:
     """The unit of work a worker runs: resolve the model here, prepare the backend, run the cell."""
+    _ready(request.case)
     source = source_for(request.spec, request.rootpath, request.seed)
     request.backend.prepare(source)
     return run_cell(
         request.nodeid, request.case, request.backend, source, request.policy, request.cache_dir, request.seed,
         reference=source.reference_output if request.check_outputs else None, memory=request.memory,
     )
+
+
+def execute_repeat(request: CellRequest) -> Repeat:
+    """One more independent measurement of the cell (load, warm-up, timed blocks), without the memory pass and the
+    output check that the cell's full measurement does once."""
+    _ready(request.case)
+    source = source_for(request.spec, request.rootpath, request.seed)
+    request.backend.prepare(source)
+    result = run_cell(
+        request.nodeid, request.case, request.backend, source, request.policy, request.cache_dir, request.seed,
+        reference=None, memory=False,
+    )
+    return result.repeats[0]
 
 
 def execute_smoke(request: CellRequest) -> None:
@@ -138,6 +186,7 @@ def run_cell(
     reference: Reference | None = None,
     memory: bool = True,
 ) -> CellResult:
+    started_at = time.time()
     inputs = random_inputs(case, seed)
     before = _device_state(case)
     sampler = MemorySampler(case.device) if memory else None
@@ -155,11 +204,14 @@ def run_cell(
         if sampler is not None:
             sampler.pause()  # never sample during the timed blocks
         timer = first.block_timer()
+        clocks = gpu.ClockSampler(_torch_device()) if case.device == "cuda" else None
+        diagnosis = None
         if case.concurrency > 1:
             clock = getattr(timer, "clock", time.perf_counter)
             timing, concurrent = measure_concurrent(sessions, case.batch, policy, clock=clock)
         else:
-            timing = measure(first.run, timer, policy)
+            timing = measure(first.run, timer, policy, between_blocks=clocks)
+            diagnosis = _diagnose(timer, timing.samples, first)
         after = _device_state(case)
         if sampler is not None:
             sampler.resume()  # a short separate pass for the steady-state memory
@@ -179,22 +231,27 @@ def run_cell(
     if sampler is not None:
         # release, then verify: a backend that frees nothing would poison the next cell's numbers
         mem = sampler.stats(leaked_mib=sampler.held_after_release() if case.device == "cuda" else None)
+    cold = ColdStart(load_s=load_s, first_call_s=timing.first_call, phases=phases)
+    repeat = Repeat(timing=timing, cold=cold, started_at=started_at,
+                    clock=clocks.stats() if clocks is not None else None, device_before=before,
+                    device_after=after, diagnosis=diagnosis)
     return CellResult(
         nodeid=nodeid,
         model=source.name,
         case=case,
         timing=timing,
         summary=summarize(timing.samples),
-        cold=ColdStart(load_s=load_s, first_call_s=timing.first_call, phases=phases),
+        cold=cold,
         versions=tuple(sorted(backend.versions().items())),
         details=details,
         check=check,
-        diagnosis=_diagnose(timer, timing.samples) if concurrent is None else None,
+        diagnosis=diagnosis,
         device_before=before,
         device_after=after,
         memory=mem,
         flops_per_image=flops_per_image(source, case.input_shape),
         concurrency=concurrent,
+        repeats=(repeat,),
     )
 
 

@@ -26,6 +26,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("memory_threshold", "percent growth of a cell's peak memory that counts (with infperf_memory_threshold_mib)",
      "10"),
     ("history", "baseline runs saved under the compared run's name that the gate uses for between-run noise", "5"),
+    ("repeats", "independent measurements of each cell, spread over the session (passes over the matrix, each in "
+     "its own worker process); a run is judged by its fastest repeat, and their spread is its noise", "3"),
     ("reference", "cell id (e.g. torch-cpu-fp32-b16) that the table's speedup column is relative to", ""),
     ("report", "write the results (and verdicts) as markdown to this path", ""),
     ("plot", "write PNG plots (time per image and memory vs batch, current vs baseline) into this folder", ""),
@@ -40,7 +42,18 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
 INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("noise_prior", "between-run noise (percent, sigma) assumed when the baseline has a single run, and the least "
      "sigma of host-bound cells (CPU, launch-bound GPU)", "10"),
-    ("launch_bound_noise", "least between-run noise (percent, sigma) of launch-bound GPU cells", "20"),
+    ("launch_bound_noise", "one repeat per run: least between-run noise (percent, sigma) of launch-bound GPU "
+     "cells", "20"),
+    ("repeat_floor", "several repeats per run: least noise (percent, sigma) of the fastest-repeat figure of "
+     "host-bound cells (CPU, launch-bound GPU)", "2"),
+    ("repeat_order", "how a cell's repeats are spread: interleaved (a pass over the whole matrix per repeat, before "
+     "the tests report; the default) or consecutive (each test measures its repeats in turn; always under xdist)",
+     "interleaved"),
+    ("confirm_repeats", "extra repeats, each in a fresh worker process, taken for a cell whose repeats suggest a "
+     "slowdown, before it is judged (0: none)", "3"),
+    ("cold_floor_ms", "milliseconds a cold start must also grow by to count as a regression", "250"),
+    ("clock_tolerance", "percent by which a device-bound GPU cell's SM clock may differ from the baseline's before "
+     "the cell is unstable", "15"),
     ("alpha", "significance level of the one-sided Mann-Whitney U test on raw samples", "0.01"),
     ("max_limit", "percent change that always counts when significant, however noisy the cell", "50"),
     ("storage", "baseline folder relative to the rootdir, used when --benchmark-storage is not given", ""),
@@ -107,6 +120,9 @@ class Settings:
     cell_timeout: float = 0.0
     isolate: bool = True
     xdist_cpu: bool = False
+    repeats: int = 1
+    repeat_order: str = "interleaved"
+    confirm: int = 0
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -228,13 +244,17 @@ def load(
         memory_threshold=_number(config, "memory_threshold", 0, 100000) / 100,
         memory_threshold_mib=_number(config, "memory_threshold_mib", 0, 10**7),
         max_limit=_number(config, "max_limit", 1, 10000) / 100,
+        repeat_floor=_number(config, "repeat_floor", 0, 1000) / 100,
+        cold_floor_s=_number(config, "cold_floor_ms", 0, 10**7) / 1000,
+        clock_tolerance=_number(config, "clock_tolerance", 0, 1000) / 100,
     )
+    repeats = int(_number(config, "repeats", 1, 100, integer=True))
     min_rounds = int(benchmark_options.get("min_rounds", 5))  # type: ignore[call-overload]
     max_time = float(benchmark_options.get("max_time", 1.0))  # type: ignore[arg-type]
     min_time = float(benchmark_options.get("min_time", 0.0))  # type: ignore[arg-type]
     timing = TimingPolicy(
         min_rounds=max(1, min_rounds),
-        max_time=max_time,
+        max_time=max_time / repeats,  # --benchmark-max-time is the cell's measuring time, shared by its repeats
         min_block_time=max(min_time, _number(config, "min_block_time", 0, 10)),
     )
     return Settings(
@@ -267,4 +287,7 @@ def load(
         cell_timeout=_number(config, "timeout", 0, 7 * 24 * 3600),
         isolate=_choice(config, "isolate", ("on", "off")) == "on",
         xdist_cpu=_choice(config, "xdist_cpu", ("on", "off")) == "on",
+        repeats=repeats,
+        repeat_order=_choice(config, "repeat_order", ("interleaved", "consecutive")),
+        confirm=int(_number(config, "confirm_repeats", 0, 100, integer=True)),
     )

@@ -84,8 +84,12 @@ def _settled(times: list[float], window: int, tolerance: float) -> bool:
     return med > 0 and float(np.max(np.abs(tail - med))) <= tolerance * med
 
 
-def measure(fn: Callable[[], object], timer: BlockTimer, policy: TimingPolicy) -> Timing:
-    """Measure ``fn`` (one inference on prepared inputs): first call, warm-up, then timed blocks."""
+def measure(
+    fn: Callable[[], object], timer: BlockTimer, policy: TimingPolicy, between_blocks: Callable[[], None] | None = None
+) -> Timing:
+    """Measure ``fn`` (one inference on prepared inputs): first call, warm-up, then timed blocks.
+
+    ``between_blocks`` runs after each timed block, outside it (the clock sampler reads NVML there)."""
     first_call = timer.time_block(fn, 1)
 
     warm_times: list[float] = []
@@ -107,6 +111,8 @@ def measure(fn: Callable[[], object], timer: BlockTimer, policy: TimingPolicy) -
         elapsed = timer.time_block(fn, block)
         spent += elapsed
         samples.append(elapsed / block)
+        if between_blocks is not None:
+            between_blocks()
         if len(samples) >= policy.min_rounds and spent >= policy.max_time:
             break
 

@@ -110,9 +110,13 @@ def execute(job: Job) -> tuple[str, Any]:
         )
 
 
-def _worker_main(conn: Any, log_path: str) -> None:
+def _worker_main(conn: Any, log_path: str, slot: str = "0", start: int = 1) -> None:
     """The child: log to a file, then run jobs until told to stop."""
     import faulthandler
+
+    # which repeat slot and which start of it this process is (backends and test doubles may read them)
+    os.environ["INFPERF_WORKER_SLOT"] = slot
+    os.environ["INFPERF_WORKER_START"] = str(start)
 
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     os.dup2(log.fileno(), 1)
@@ -155,9 +159,10 @@ def _tail(path: Path, offset: int, lines: int = LOG_TAIL_LINES) -> tuple[str, ..
 class Worker:
     """The pytest side: one child process at a time, restarted after a crash, timeout or out-of-memory."""
 
-    def __init__(self, log_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, log_dir: Path, clock: Callable[[], float] = time.monotonic, slot: str = "0") -> None:
         self.log_dir = log_dir
         self.clock = clock
+        self.slot = slot
         self._proc: Any = None
         self._conn: Any = None
         self.log_path: Path | None = None
@@ -169,10 +174,11 @@ class Worker:
         ctx = multiprocessing.get_context("spawn")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.starts += 1
-        self.log_path = self.log_dir / f"worker-{os.getpid()}-{self.starts}.log"
+        self.log_path = self.log_dir / f"worker-{os.getpid()}-{self.slot}-{self.starts}.log"
         self.log_path.write_text("")
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, str(self.log_path)), daemon=True, name="infperf-worker")
+        proc = ctx.Process(target=_worker_main, args=(child, str(self.log_path), self.slot, self.starts),
+                           daemon=True, name="infperf-worker")
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
@@ -258,3 +264,35 @@ class Worker:
             self._proc.kill()
             self._proc.join(5)
         self._proc = self._conn = None
+
+
+class WorkerPool:
+    """The session's worker processes, one per repeat slot: a cell's repeats run in different processes (the
+    process's own state is part of what varies between runs), the same slot serving the same repeat of every cell.
+    Slots start on first use and stay for the session (confirmation repeats go to them in turn); ``fresh`` replaces
+    a slot's process first."""
+
+    def __init__(self, log_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self.log_dir = log_dir
+        self.clock = clock
+        self._workers: dict[int, Worker] = {}
+
+    def worker(self, slot: int) -> Worker:
+        if slot not in self._workers:
+            self._workers[slot] = Worker(self.log_dir, self.clock, slot=str(slot))
+        return self._workers[slot]
+
+    def run(
+        self, slot: int, job: Job, timeout: float = 0.0, on_progress: Callable[[str, float], None] | None = None,
+        fresh: bool = False,
+    ) -> tuple[str, Any, str]:
+        worker = self.worker(slot)
+        if fresh:
+            worker.stop()
+        return worker.run(job, timeout=timeout, on_progress=on_progress)
+
+    def stop(self, keep: int | None = None) -> None:
+        """Stop every slot's process (all but slot ``keep``), releasing their memory."""
+        for slot, worker in self._workers.items():
+            if slot != keep:
+                worker.stop()

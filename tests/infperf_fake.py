@@ -30,6 +30,7 @@ class FakeClock:
 
 
 CLOCK = FakeClock()
+_LOADS: dict[str, int] = {}  # loads of each cell in this process
 
 
 @dataclass
@@ -127,8 +128,21 @@ class FakeBackend:
         slowdown = float(os.environ.get("INFPERF_FAKE_SLOWDOWN", "1"))
         run = int(os.environ.get("INFPERF_FAKE_RUN", "0"))
         run_sigma = float(os.environ.get("INFPERF_FAKE_RUN_SIGMA", "0.02"))
-        rng = np.random.default_rng([run, case.batch, len(case.backend)])
+        # each repeat runs in its own worker process (slot, and how often that slot was started): its own offset
+        slot = int(os.environ.get("INFPERF_WORKER_SLOT", "0"))
+        start = int(os.environ.get("INFPERF_WORKER_START", "1"))
+        rng = np.random.default_rng([run, slot, start, case.batch, len(case.backend)])
         offset = float(np.exp(rng.normal(0.0, run_sigma)))
+        # a slow host mode: with probability INFPERF_FAKE_SLOW_P a repeat runs INFPERF_FAKE_SLOW_FACTOR times slower
+        # (launch-bound GPU cells switch modes like this); INFPERF_FAKE_SLOW_SLOTS=0,1 forces it on the first load of
+        # each cell in those slots' processes, to stage a slow mode that lasts through the first repeats
+        _LOADS[case.id] = loads = _LOADS.get(case.id, 0) + 1
+        rng = np.random.default_rng([run, slot, start, loads, case.batch, len(case.backend)])
+        offset = float(np.exp(rng.normal(0.0, run_sigma)))
+        forced = {int(x) for x in os.environ.get("INFPERF_FAKE_SLOW_SLOTS", "").split(",") if x.strip()}
+        slow = rng.random() < float(os.environ.get("INFPERF_FAKE_SLOW_P", "0")) or (slot in forced and loads == 1)
+        if slow:
+            offset *= float(os.environ.get("INFPERF_FAKE_SLOW_FACTOR", "1.7"))
         cost = params.get("ms", 10.0) / 1e3 * case.batch * slowdown * offset
         session = FakeSession(cost=cost, jitter=params.get("jitter", 0.03), rng=rng, crash=crash)
         alloc = int(float(os.environ.get("INFPERF_FAKE_ALLOC_MIB", "0")) * 2**20)

@@ -30,8 +30,8 @@ def test_save_writes_machine_keyed_pytest_benchmark_json_with_raw_samples(fake_s
     data = load_json(files[0])
     info = data["machine_info"]["infperf"]
     assert files[0].parent.name == info["fingerprint"]
-    assert info["schema"] == 2
-    assert data["infperf"]["schema"] == 2 and data["infperf"]["outcomes"] == {}
+    assert info["schema"] == 3
+    assert data["infperf"]["schema"] == 3 and data["infperf"]["outcomes"] == {}
     for key in ("cpu", "python", "system"):
         assert info["fields"][key]
     bench = {b["param"]: b for b in data["benchmarks"]}
@@ -117,11 +117,21 @@ def test_faster_is_reported_not_failed(fake_suite, monkeypatch):
     result.stdout.fnmatch_lines(["*improved cells:*"])
 
 
-def test_single_baseline_run_makes_moderate_change_noisy(fake_suite, monkeypatch):
+def test_one_save_with_repeats_decides_a_moderate_change(fake_suite, monkeypatch):
+    save_runs(fake_suite, "main", 1, monkeypatch)
+    assert compare(fake_suite, monkeypatch).ret == 0  # A/A against one save
+    result = compare(fake_suite, monkeypatch, 1.25)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # 3 repeats, then 3 confirmation repeats in fresh worker processes
+    result.stdout.fnmatch_lines(["*fastest of 6 repeats vs 3 per baseline run*"])
+
+
+def test_single_repeat_single_baseline_run_makes_moderate_change_noisy(fake_suite, monkeypatch):
+    fake_suite.makeini("[pytest]\ninfperf_storage = baselines\ninfperf_repeats = 1\n")
     save_runs(fake_suite, "main", 1, monkeypatch)
     result = compare(fake_suite, monkeypatch, 1.25)
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*noisy cells (cannot decide):*", "*baseline run(s)*"])
+    result.stdout.fnmatch_lines(["*noisy cells (cannot decide):*", "*1 baseline run(s)*"])
     assert compare(fake_suite, monkeypatch, 2.0).ret == pytest.ExitCode.TESTS_FAILED
 
 
@@ -132,7 +142,7 @@ def test_history_uses_only_runs_saved_under_the_same_name(fake_suite, monkeypatc
     result.stderr.fnmatch_lines(["*Comparing against benchmarks from*0004_main*"])
     monkeypatch.setenv("INFPERF_FAKE_SLOWDOWN", "2")
     failed = run_fake(fake_suite, "--benchmark-compare")
-    failed.stdout.fnmatch_lines(["*from 2 runs*(baseline *{0003_main.json, 0004_main.json})*"])
+    failed.stdout.fnmatch_lines(["*2 baseline run(s)*(baseline *{0003_main.json, 0004_main.json})*"])
 
 
 def test_compare_names_a_run(fake_suite, monkeypatch):
@@ -199,9 +209,9 @@ def _corruptions():
     return [
         (truncate, "*is not valid JSON, the file is truncated*git checkout --*"),
         (garbage, "*is not valid JSON, the file is corrupt*"),
-        (other_schema, "*has baseline schema 99, newer than this pytest-infperf can read (it reads schema 2 and "
-                       "migrates schema 1); upgrade pytest-infperf (pip install -U pytest-infperf), or move the file "
-                       "away and save a fresh baseline*"),
+        (other_schema, "*has baseline schema 99, newer than this pytest-infperf can read (it reads schema 3 and "
+                       "migrates schema 1, 2); upgrade pytest-infperf (pip install -U pytest-infperf), or move the "
+                       "file away and save a fresh baseline*"),
         (other_machine, "*was made on another machine (fingerprint 'NVIDIA_A100-000000000000'*not comparable*"),
         (plain_pytest_benchmark, "*was not written by pytest-infperf*"),
         (no_samples, "*has a benchmark without 'fullname' or raw samples*"),

@@ -308,22 +308,48 @@ def _rewrite(path: Path, change) -> bytes:
     return path.read_bytes()
 
 
+def _as_schema_2(data: dict) -> None:
+    """What schema 2 wrote: one measurement per cell, its samples in stats.data, no repeats."""
+    data["machine_info"]["infperf"]["schema"] = 2
+    data["infperf"]["schema"] = 2
+    for bench in data["benchmarks"]:
+        bench["extra_info"]["infperf"].pop("repeats", None)
+
+
 def _as_schema_1(data: dict) -> None:
+    _as_schema_2(data)
     data["machine_info"]["infperf"]["schema"] = 1
     data.pop("infperf", None)
 
 
 def test_schema_1_is_migrated_in_memory_and_never_rewritten(fake_suite, monkeypatch):
     (path,) = _fake_baseline(fake_suite, monkeypatch)
-    assert load_json(path)["machine_info"]["infperf"]["schema"] == baseline.SCHEMA == 2
+    assert load_json(path)["machine_info"]["infperf"]["schema"] == baseline.SCHEMA == 3
     before = _rewrite(path, _as_schema_1)
     run = baseline.read_run(path, path.parent.name)
     assert (run.schema, dict(run.outcomes), len(run.cells)) == (1, {}, 2)
+    assert all(len(repeats) == 1 for repeats in run.cells.values())  # one measurement per cell: one repeat
 
     monkeypatch.setenv("INFPERF_FAKE_RUN", "7")
     result = run_fake(fake_suite, "--benchmark-compare")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines(["*1x3x8x8*unchanged*", "*8x3x8x8*unchanged*"])  # both cells compared
+    assert path.read_bytes() == before
+
+
+def test_schema_2_is_one_repeat_per_cell_and_still_compares(fake_suite, monkeypatch):
+    (path,) = _fake_baseline(fake_suite, monkeypatch)
+    data = load_json(path)
+    stored = {b["fullname"]: b["stats"]["data"] for b in data["benchmarks"]}
+    before = _rewrite(path, _as_schema_2)
+    run = baseline.read_run(path, path.parent.name)
+    assert run.schema == 2
+    assert {name: list(repeats[0]) for name, repeats in run.cells.items()} == stored
+    assert all(len(repeats) == 1 for repeats in run.cells.values())
+    monkeypatch.setenv("INFPERF_FAKE_RUN", "7")
+    result = run_fake(fake_suite, "--benchmark-compare")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*1x3x8x8*unchanged*", "*8x3x8x8*unchanged*"])
     assert path.read_bytes() == before
 
 
@@ -333,8 +359,8 @@ def test_newer_schema_is_refused_naming_the_fix(tmp_path):
     with pytest.raises(BaselineError) as info:
         baseline.read_run(path, "fp")
     assert str(info.value) == (
-        f"baseline {path}: has baseline schema 99, newer than this pytest-infperf can read (it reads schema 2 and "
-        "migrates schema 1); upgrade pytest-infperf (pip install -U pytest-infperf), or move the file away and save "
+        f"baseline {path}: has baseline schema 99, newer than this pytest-infperf can read (it reads schema 3 and "
+        "migrates schema 1, 2); upgrade pytest-infperf (pip install -U pytest-infperf), or move the file away and save "
         "a fresh baseline on this machine with: pytest perf_tests --benchmark-save=NAME"
     )
 
@@ -352,7 +378,7 @@ def test_garbled_or_missing_schema_is_refused(tmp_path, schema):
         baseline.read_run(path, "fp")
     assert str(info.value) == (
         f"baseline {path}: has no valid baseline schema (machine_info.infperf.schema is {schema!r}; this "
-        f"pytest-infperf reads schema 2 and migrates schema 1); restore it (git checkout -- {path}) or move it away "
+        f"pytest-infperf reads schema 3 and migrates schema 1, 2); restore it (git checkout -- {path}) or move it away "
         "and save a fresh baseline on this machine with: pytest perf_tests --benchmark-save=NAME"
     )
     assert path.read_bytes() == before

@@ -1,7 +1,13 @@
-"""The default suite's ResNet-18 with an optional injected slowdown, for calibrating the gate (see calibrate_gate.py).
+"""Models with an optional injected slowdown, for calibrating the gate (see calibrate_gate.py).
 
-INFPERF_CAL_SLOWDOWN=f adds real work: the network runs a second time on a crop holding (f - 1) of the pixels, so the
-extra work is in the torch graph and in the ONNX export alike. f=2 runs the network twice on the full input.
+INFPERF_CAL_SLOWDOWN=f adds real work:
+- ResNet-18: the network runs a second time on a crop holding (f - 1) of the pixels, so the extra work is in the torch
+  graph and in the ONNX export alike (f=2 runs the network twice on the full input). On a launch-bound GPU cell the
+  second pass doubles the launches whatever f is: use the launch chain there.
+- conv stack (device-bound on a GPU): 20 3x3 convolutions of 128 channels at 56x56; f scales the depth, so the
+  device work grows by f exactly (fp16 b64 on an H200 runs at the power cap).
+- launch chain (launch-bound on a GPU): 100 tiny Linear+ReLU layers at batch 1; f scales the number of layers, so the
+  host's launch work grows by f.
 """
 
 import math
@@ -49,4 +55,36 @@ def slowed_small():
 
 @pytest.mark.infperf(model=slowed_small, input_shape=(3, 64, 64), name="resnet18-64px")
 def test_small(infperf):
+    infperf.benchmark()
+
+
+def _scaled(base: int) -> int:
+    return max(1, round(base * float(os.environ.get("INFPERF_CAL_SLOWDOWN", "1"))))
+
+
+def conv_stack():
+    import torch
+
+    layers = []
+    for _ in range(_scaled(20)):
+        layers += [torch.nn.Conv2d(128, 128, 3, padding=1), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers)
+
+
+@pytest.mark.infperf(model=conv_stack, input_shape=(128, 56, 56), name="conv-stack")
+def test_conv_stack(infperf):
+    infperf.benchmark()
+
+
+def launch_chain():
+    import torch
+
+    layers = []
+    for _ in range(_scaled(100)):
+        layers += [torch.nn.Linear(64, 64), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers)
+
+
+@pytest.mark.infperf(model=launch_chain, input_shape=(64,), name="launch-chain")
+def test_launch_chain(infperf):
     infperf.benchmark()

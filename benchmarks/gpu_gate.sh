@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The gate on the GPU machine (issue 11): A/A compares of the default GPU suite after one save, and injected
+# slowdowns of a device-bound cell at the power cap and of a launch-bound cell. Run from the repository root there:
+#   bash benchmarks/gpu_gate.sh aa SECONDS [BASELINE.json]  # default suite: one save (or the given one), then A/A
+#                                                            # compares while SECONDS allow
+#   bash benchmarks/gpu_gate.sh detect                       # conv stack and launch chain: A/A, injected slowdowns
+# Each session's output, JSON and table land in $OUT; baselines are kept under /tmp/infperf-gate while warm.
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/infperf-out}
+mkdir -p "$OUT/json"
+export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . >/dev/null 2>&1 || echo "pip install -e . failed"
+python3 -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,power.limit --format=csv
+keep=/tmp/infperf-gate
+start=$(date +%s)
+cal() { python3 benchmarks/calibrate_gate.py --keep "$OUT/json" "$@" 2>&1 | grep -E "^\| |regression:|exited"; }
+case "${1:-aa}" in
+aa)
+  budget=${2:-560}
+  fp=$(python3 -c "from pytest_infperf import fingerprint; print(fingerprint.collect({}).key)")
+  if [ -n "${3:-}" ] && [ ! -d "$keep/suite" ]; then
+    have=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['machine_info']['infperf']['fingerprint'])" "$3")
+    echo "fingerprint here $fp, of $3: $have"
+    if [ "$fp" = "$have" ]; then mkdir -p "$keep/suite/$fp" && cp "$3" "$keep/suite/$fp/0001_cal.json"; fi
+  fi
+  if [ ! -d "$keep/suite/$fp" ]; then
+    timeout 300 bash -c "$(declare -f cal); cal --suite perf_tests --baseline-runs 1 --aa-runs 0 --slowdowns '' --storage $keep/suite --label s-"
+  fi
+  i=1
+  while [ $(( $(date +%s) - start + ${PER:-200} )) -lt "$budget" ]; do
+    timeout $(( budget - ($(date +%s) - start) )) bash -c "$(declare -f cal); OUT=$OUT cal --suite perf_tests \
+      --baseline-runs 0 --aa-runs 1 --slowdowns '' --storage $keep/suite --label a$i-" ; i=$((i + 1))
+  done
+  ;;
+detect)
+  common="--infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16"
+  cal -k test_conv_stack $common --infperf-batches=64 --aa-runs 1 --slowdowns 1.15,1.25 --storage "$keep/conv" \
+    --label conv- --out "$OUT/detect-conv.md"
+  cal -k test_conv_stack $common --infperf-batches=64 --baseline-runs 0 --aa-runs 1 --slowdowns 1.05 \
+    --storage "$keep/conv" --label conv3- --out "$OUT/detect-conv-threshold3.md" --infperf-threshold=3
+  cal -k test_launch_chain $common --infperf-batches=1 --aa-runs 1 --slowdowns 1.25,1.5 --storage "$keep/chain" \
+    --label chain- --out "$OUT/detect-chain.md"
+  ;;
+esac
+tar czf "$OUT/json-$1.tgz" -C "$OUT" json && rm -rf "$OUT/json"
+echo "wall $(( $(date +%s) - start )) s"
