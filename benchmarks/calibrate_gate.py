@@ -136,7 +136,8 @@ def main() -> None:
         spreads = [v["repeat_spread"] for v in vs if v.get("repeat_spread") is not None]
         colds = [v for b in runs if (v := verdict(b, "cold")) and v.get("change") is not None]
         cold_abs = [abs(v["current_median_s"] - v["baseline_median_s"]) for v in colds]
-        info = (base[-1].get(cell) or runs[0])["extra_info"]["infperf"] if (base or runs) else {}
+        first = (base[-1].get(cell) if base else None) or (runs[0] if runs else None)
+        info = first["extra_info"]["infperf"] if first else {}
         diag = info.get("diagnosis") or {}
         notes = Counter(n.split(" repeat(s) ")[-1] if "repeat(s)" in n else n
                         for b in runs for n in b["extra_info"]["infperf"].get("notes", []))

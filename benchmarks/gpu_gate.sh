@@ -36,10 +36,12 @@ aa)
   ;;
 detect)
   common="--infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16"
-  cal -k test_conv_stack $common --infperf-batches=64 --aa-runs 1 --slowdowns 1.15,1.25 --storage "$keep/conv" \
+  cal -k "test_conv_stack and not wide" $common --infperf-batches=64 --aa-runs 1 --slowdowns 1.15,1.25 --storage "$keep/conv" \
     --label conv- --out "$OUT/detect-conv.md"
-  cal -k test_conv_stack $common --infperf-batches=64 --baseline-runs 0 --aa-runs 1 --slowdowns 1.05 \
+  cal -k "test_conv_stack and not wide" $common --infperf-batches=64 --baseline-runs 0 --aa-runs 1 --slowdowns 1.05 \
     --storage "$keep/conv" --label conv3- --out "$OUT/detect-conv-threshold3.md" --infperf-threshold=3
+  cal -k test_conv_stack_wide $common --infperf-batches=64 --aa-runs 1 --slowdowns 1.15,1.2 \
+    --storage "$keep/wide" --label wide- --out "$OUT/detect-conv-wide.md"
   cal -k test_launch_chain $common --infperf-batches=1 --aa-runs 1 --slowdowns 1.25,1.5 --storage "$keep/chain" \
     --label chain- --out "$OUT/detect-chain.md"
   ;;

@@ -155,7 +155,8 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
         if (extra.get("diagnosis") or {}).get("launch_bound") or any(
                 (r.get("diagnosis") or {}).get("launch_bound") for r in repeats):
             launch_bound.add(fullname)
-        peak = (extra.get("memory") or {}).get("peak_mib")
+        peaks = [r["memory_peak_mib"] for r in repeats if isinstance(r.get("memory_peak_mib"), (int, float))]
+        peak = max(peaks) if peaks else (extra.get("memory") or {}).get("peak_mib")
         if isinstance(peak, (int, float)):
             memory[fullname] = float(peak)
         clock = ((extra.get("device_state") or {}).get("end") or {}).get("sm_clock_mhz")

@@ -279,8 +279,9 @@ class InfPerf:
                                 baseline.cold(nodeid), policy, baseline.source)
         config.stash[state.COLD_VERDICTS][nodeid] = cold
         mem = None
-        if result.memory is not None:
-            mem = gate.decide_memory(result.case.id, result.memory.peak_mib, baseline.memory(nodeid), policy)
+        peak = result.memory_peak_mib
+        if peak is not None:
+            mem = gate.decide_memory(result.case.id, peak, baseline.memory(nodeid), policy)
             config.stash[state.MEMORY_VERDICTS][nodeid] = mem
         return verdict, cold, mem
 

@@ -44,7 +44,7 @@ class GatePolicy:
     # three runs, and the least sigma of CPU cells
     launch_bound_noise: float = 0.20  # one repeat per run only: least sigma of launch-bound GPU cells (their
     # single-process medians switch between a fast and a slow mode: H100 8-20 %, H200 up to 70 %)
-    repeat_floor: float = 0.02  # several repeats: least sigma of the fastest-repeat figure of host-bound cells
+    repeat_floor: float = 0.02  # several repeats: least sigma of the fastest-repeat figure of launch-bound GPU cells
     max_limit: float = 0.50  # cap on the noise allowance: a larger change always counts (if significant)
     cold_threshold: float = 1.0  # cold start (load + first call) is noisier: only a change beyond this counts ...
     cold_floor_s: float = 0.25  # ... and beyond this many seconds
@@ -53,14 +53,16 @@ class GatePolicy:
     clock_tolerance: float = 0.15  # device-bound GPU cell: SM clock this far from the baseline's is not comparable
 
     def floor(self, device: str, launch_bound: bool, repeats: int = 1) -> float:
-        """Least between-run sigma of a cell's figure. Host-bound cells (CPU, launch-bound GPU) switch between fast
-        and slow modes from one process to the next: a single median per run needs a wide floor, the fastest of
-        several repeats a narrow one. Device-bound GPU cells have none."""
-        if not (launch_bound or device == "cpu"):
+        """Least between-run sigma of a cell's figure. CPU cells: a shared CPU slows down for whole sessions (this
+        project's 2-core VM: all six repeats of an A/A session 26 % slower than the baseline's), which no repeat
+        within a session can see, so their floor stays wide. Launch-bound GPU cells switch host modes from one repeat
+        to the next (H200): a single median per run needs a wide floor, the fastest of several repeats a narrow one.
+        Device-bound GPU cells have none."""
+        if device == "cpu":
+            return self.noise_prior
+        if not launch_bound:
             return 0.0
-        if repeats >= 2:
-            return self.repeat_floor
-        return self.launch_bound_noise if launch_bound else self.noise_prior
+        return self.repeat_floor if repeats >= 2 else self.launch_bound_noise
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,6 @@ class Verdict:
     baseline_source: str = ""
     detail: str = ""
     rounds_needed: int | None = None  # noisy: rounds of this run that would likely decide it
-    baseline_runs_needed: int | None = None  # noisy: baseline runs under one name that would decide it
     repeats: int = 0  # repeats of the current run that were compared
     baseline_repeats: int = 0  # repeats of the newest baseline run
     repeat_spread: float | None = None  # relative gap between the two fastest repeats of a run, the largest
@@ -100,7 +101,6 @@ class Verdict:
             "sigma_floor": self.floor,
             "unit": self.unit,
             "rounds_needed": self.rounds_needed,
-            "baseline_runs_needed": self.baseline_runs_needed,
             "repeats": self.repeats,
             "baseline_repeats": self.baseline_repeats,
             "repeat_spread": self.repeat_spread,
@@ -239,6 +239,11 @@ def decide(
         return Verdict(cell, Status.UNCHANGED, **common)
     if unstable:
         return Verdict(cell, Status.UNSTABLE, **common, detail=f"{unstable}; rerun on a steady GPU to compare")
+    undecided = magnitude <= math.log1p(limit) or p_value >= policy.alpha
+    if undecided and change < 0:
+        # "noisy" says a slowdown could not be ruled out; a speed-up within the noise is no such case
+        return Verdict(cell, Status.UNCHANGED, **common,
+                       detail=f"{change:+.1%} faster, but within this cell's noise (±{limit:.1%}) or not significant")
     if magnitude <= math.log1p(limit):
         if limited_by == "repeats":
             hint = ("the two fastest repeats of a run disagree by that much; more repeats (--infperf-repeats) make "

@@ -48,14 +48,9 @@ def latency_s(result: CellResult) -> float | None:
 
 
 def peak_mib(result: CellResult) -> float | None:
-    memory = getattr(result, "memory", None)
-    if memory is None:
-        return None
-    try:
-        value = float(memory.peak_mib)
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+    """The cell's peak memory as the gate compares it (the largest of its repeats)."""
+    value = result.memory_peak_mib
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def usable(result: CellResult) -> bool:

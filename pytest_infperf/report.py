@@ -110,7 +110,7 @@ def table_rows(
             _safe(lambda r=r: fmt_time(r.summary.median)),
             _safe(lambda r=r: fmt_time(r.per_image)),
             _safe(lambda r=r: f"{r.images_per_s:,.1f}"),
-            _safe(lambda r=r: fmt_mib(r.memory.peak_mib) if r.memory is not None else MISSING),
+            _safe(lambda r=r: fmt_mib(recommend.peak_mib(r)) if recommend.peak_mib(r) is not None else MISSING),
         ]
         if reference:
             row.append(f"{speed[r.nodeid]:.2f}x" if r.nodeid in speed else MISSING)

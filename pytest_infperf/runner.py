@@ -157,14 +157,14 @@ def execute_cell(request: CellRequest) -> CellResult:
 
 
 def execute_repeat(request: CellRequest) -> Repeat:
-    """One more independent measurement of the cell (load, warm-up, timed blocks), without the memory pass and the
+    """One more independent measurement of the cell (load, warm-up, timed blocks, its memory peak), without the
     output check that the cell's full measurement does once."""
     _ready(request.case)
     source = source_for(request.spec, request.rootpath, request.seed)
     request.backend.prepare(source)
     result = run_cell(
         request.nodeid, request.case, request.backend, source, request.policy, request.cache_dir, request.seed,
-        reference=None, memory=False,
+        reference=None, memory=request.memory,
     )
     return result.repeats[0]
 
@@ -233,6 +233,7 @@ def run_cell(
         mem = sampler.stats(leaked_mib=sampler.held_after_release() if case.device == "cuda" else None)
     cold = ColdStart(load_s=load_s, first_call_s=timing.first_call, phases=phases)
     repeat = Repeat(timing=timing, cold=cold, started_at=started_at,
+                    memory_peak_mib=mem.peak_mib if mem is not None else None,
                     clock=clocks.stats() if clocks is not None else None, device_before=before,
                     device_after=after, diagnosis=diagnosis)
     return CellResult(

@@ -40,12 +40,12 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
      "and the session goes on: on, off", "on"),
 )
 INI_ONLY: tuple[tuple[str, str, str], ...] = (
-    ("noise_prior", "between-run noise (percent, sigma) assumed when the baseline has a single run, and the least "
-     "sigma of host-bound cells (CPU, launch-bound GPU)", "10"),
+    ("noise_prior", "least between-run noise (percent, sigma) of CPU cells, and with one repeat per run the noise "
+     "assumed with fewer than three baseline runs", "10"),
     ("launch_bound_noise", "one repeat per run: least between-run noise (percent, sigma) of launch-bound GPU "
      "cells", "20"),
     ("repeat_floor", "several repeats per run: least noise (percent, sigma) of the fastest-repeat figure of "
-     "host-bound cells (CPU, launch-bound GPU)", "2"),
+     "launch-bound GPU cells", "2"),
     ("repeat_order", "how a cell's repeats are spread: interleaved (a pass over the whole matrix per repeat, before "
      "the tests report; the default) or consecutive (each test measures its repeats in turn; always under xdist)",
      "interleaved"),

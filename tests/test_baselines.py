@@ -120,9 +120,11 @@ def test_faster_is_reported_not_failed(fake_suite, monkeypatch):
 def test_one_save_with_repeats_decides_a_moderate_change(fake_suite, monkeypatch):
     save_runs(fake_suite, "main", 1, monkeypatch)
     assert compare(fake_suite, monkeypatch).ret == 0  # A/A against one save
-    result = compare(fake_suite, monkeypatch, 1.25)
+    # CPU cells keep a 10 % sigma floor (whole sessions drift on a shared CPU): the limit is 39 %
+    assert compare(fake_suite, monkeypatch, 1.25).ret == 0
+    result = compare(fake_suite, monkeypatch, 1.6)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    # 3 repeats, then 3 confirmation repeats in fresh worker processes
+    # 3 repeats, then 3 confirmation repeats in the session's worker processes
     result.stdout.fnmatch_lines(["*fastest of 6 repeats vs 3 per baseline run*"])
 
 

@@ -129,7 +129,7 @@ def test_floors_are_per_kind_of_cell_and_narrow_with_repeats():
     assert POLICY.floor("cuda", launch_bound=False, repeats=1) == 0.0
     assert POLICY.floor("cpu", launch_bound=False, repeats=1) == POLICY.noise_prior
     assert POLICY.floor("cuda", launch_bound=True, repeats=1) == POLICY.launch_bound_noise
-    assert POLICY.floor("cpu", launch_bound=False, repeats=3) == POLICY.repeat_floor
+    assert POLICY.floor("cpu", launch_bound=False, repeats=3) == POLICY.noise_prior  # whole sessions drift on a CPU
     assert POLICY.floor("cuda", launch_bound=True, repeats=3) == POLICY.repeat_floor
     assert POLICY.floor("cuda", launch_bound=False, repeats=3) == 0.0
     # one repeat per run: three close runs of a host-bound cell still allow +20 %; the device-bound cell regresses
@@ -167,6 +167,13 @@ def test_threshold_is_respected():
     current = repeats(1.3, 1.31, 1.32, seed=9)
     assert decide("c", current, ONE_SAVE, loose).status is Status.UNCHANGED
     assert decide("c", current, ONE_SAVE, POLICY).status is Status.REGRESSED
+
+
+def test_a_speed_up_within_the_noise_is_unchanged_not_noisy():
+    base = [repeats(0.92, 1.56, 1.58, seed=1)]
+    verdict = decide("c", repeats(0.80, 1.50, 1.52, seed=9), base, POLICY)  # -13 %, repeats disagree by 70 %
+    assert verdict.status is Status.UNCHANGED and "faster, but within this cell's noise" in verdict.detail
+    assert decide("c", repeats(1.08, 1.50, 1.52, seed=9), base, POLICY).status is Status.NOISY  # +17 %: noisy
 
 
 def test_what_wants_confirmation():

@@ -102,7 +102,7 @@ def test_a_real_slowdown_survives_confirmation(fake_suite, monkeypatch):
     monkeypatch.setenv("INFPERF_FAKE_RUN", "100")
     assert run_fake(fake_suite, "--benchmark-save=main").ret == 0
     monkeypatch.setenv("INFPERF_FAKE_RUN", "7")
-    monkeypatch.setenv("INFPERF_FAKE_SLOWDOWN", "1.3")
+    monkeypatch.setenv("INFPERF_FAKE_SLOWDOWN", "1.6")
     result = run_fake(fake_suite, "--benchmark-compare", "--benchmark-json=out.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*fake-cpu-fp32-b8: regressed*fastest of 6 repeats vs 3 per baseline run*"])
@@ -176,3 +176,17 @@ def test_onnxruntime_cells_get_a_launch_diagnosis_from_their_session():
     assert free is not None and not free.launch_bound
     assert session.calls >= runner.DIAGNOSIS_MIN_CALLS
     assert runner._diagnose(SyncedClockTimer(), (1e-3,), object()) is None  # CPU sessions: no diagnosis
+
+
+def test_memory_peak_is_sampled_in_every_repeat_and_the_largest_is_compared(fake_suite, monkeypatch):
+    from pytest_infperf import baseline
+
+    monkeypatch.setenv("INFPERF_FAKE_ALLOC_MIB", "8")
+    assert run_fake(fake_suite, "--benchmark-save=main").ret == 0
+    path = saved_files(fake_suite.path)[0]
+    data = load_json(path)
+    bench = data["benchmarks"][0]
+    peaks = [r["memory_peak_mib"] for r in bench["extra_info"]["infperf"]["repeats"]]
+    assert len(peaks) == 3 and all(isinstance(p, float) for p in peaks)
+    run = baseline.read_run(path, path.parent.name)
+    assert run.memory[bench["fullname"]] == max(peaks)

@@ -4,8 +4,9 @@ INFPERF_CAL_SLOWDOWN=f adds real work:
 - ResNet-18: the network runs a second time on a crop holding (f - 1) of the pixels, so the extra work is in the torch
   graph and in the ONNX export alike (f=2 runs the network twice on the full input). On a launch-bound GPU cell the
   second pass doubles the launches whatever f is: use the launch chain there.
-- conv stack (device-bound on a GPU): 20 3x3 convolutions of 128 channels at 56x56; f scales the depth, so the
-  device work grows by f exactly (fp16 b64 on an H200 runs at the power cap).
+- conv stack (device-bound on a GPU): 20 3x3 convolutions of 128 channels at 56x56 (or 256 channels at 28x28: the wide
+  stack); f scales the depth, so the device work grows by f exactly. fp16 b64 on an H200: 3.82 ms at 1980 MHz, not
+  at the power cap (the wide stack has not run there yet).
 - launch chain (launch-bound on a GPU): 100 tiny Linear+ReLU layers at batch 1; f scales the number of layers, so the
   host's launch work grows by f.
 """
@@ -62,17 +63,32 @@ def _scaled(base: int) -> int:
     return max(1, round(base * float(os.environ.get("INFPERF_CAL_SLOWDOWN", "1"))))
 
 
-def conv_stack():
+def _convs(channels: int):
     import torch
 
     layers = []
     for _ in range(_scaled(20)):
-        layers += [torch.nn.Conv2d(128, 128, 3, padding=1), torch.nn.ReLU()]
+        layers += [torch.nn.Conv2d(channels, channels, 3, padding=1), torch.nn.ReLU()]
     return torch.nn.Sequential(*layers)
+
+
+def conv_stack():
+    return _convs(128)
 
 
 @pytest.mark.infperf(model=conv_stack, input_shape=(128, 56, 56), name="conv-stack")
 def test_conv_stack(infperf):
+    infperf.benchmark()
+
+
+def conv_stack_wide():
+    """The same FLOPs as conv_stack in wider, smaller layers (256 channels at 28x28): more of the tensor cores' work
+    per byte moved, meant to reach the board power limit where conv_stack (331 W at 1980 MHz on the H200) did not."""
+    return _convs(256)
+
+
+@pytest.mark.infperf(model=conv_stack_wide, input_shape=(256, 28, 28), name="conv-stack-wide")
+def test_conv_stack_wide(infperf):
     infperf.benchmark()
 
 

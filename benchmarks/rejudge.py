@@ -1,0 +1,58 @@
+"""Judge stored runs again under other gate settings, from the raw samples of every repeat kept in the JSON.
+
+    python benchmarks/rejudge.py BASELINE.json CURRENT.json [CURRENT.json ...] --threshold 3
+
+Uses the gate's own decide() with the floors the plugin would apply (launch-bound from either run's diagnosis).
+The current runs' confirmation repeats are the ones their session took under its own settings: a session run at
+the new threshold might have taken confirmation repeats for more cells, so this is an estimate of that session, not
+a replay. No time verdict is written anywhere; it prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from pytest_infperf import gate
+
+
+def cells(path: Path) -> dict[str, dict]:
+    return {b["fullname"]: b["extra_info"]["infperf"] for b in json.loads(path.read_text())["benchmarks"]}
+
+
+def launch_bound(info: dict) -> bool:
+    return any((r.get("diagnosis") or {}).get("launch_bound") for r in info["repeats"]) or bool(
+        (info.get("diagnosis") or {}).get("launch_bound"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("baseline", type=Path)
+    parser.add_argument("current", type=Path, nargs="+")
+    parser.add_argument("--threshold", type=float, default=10.0, help="percent")
+    args = parser.parse_args()
+    policy = gate.GatePolicy(threshold=args.threshold / 100)
+    base = cells(args.baseline)
+    print(f"| session | threshold | {' | '.join(s.value for s in gate.Status)} |")
+    print("|---|---|" + "---|" * len(gate.Status))
+    for path in args.current:
+        counts: Counter[str] = Counter()
+        for name, info in cells(path).items():
+            if name not in base:
+                continue
+            steady = [r for r in info["repeats"] if not r.get("throttled")] or info["repeats"]
+            runs = [[r["samples"] for r in base[name]["repeats"]]]
+            lb = launch_bound(info) or launch_bound(base[name])
+            floor = policy.floor(info["device"], lb, min(len(steady), len(runs[0])))
+            verdict = gate.decide(info["cell"], [r["samples"] for r in steady], runs, policy, floor=floor)
+            counts[verdict.status.value] += 1
+            if verdict.status is gate.Status.REGRESSED or verdict.status is gate.Status.NOISY:
+                print(f"    {verdict.message()}")
+        row = " | ".join(str(counts.get(s.value, 0)) for s in gate.Status)
+        print(f"| {path.name} | {args.threshold:g} % | {row} |")
+
+
+if __name__ == "__main__":
+    main()
