@@ -61,19 +61,19 @@ def cell_request(config: pytest.Config, nodeid: str, case: Case, spec: ModelSpec
 
 
 def run_job(
-    config: pytest.Config, label: str, func: Any, request: CellRequest, slot: int = 0, fresh: bool = False,
+    config: pytest.Config, label: str, func: Any, request: CellRequest, slot: int = 0,
     on_progress: Callable[[str, float], None] | None = None, echo_log: bool = True, what: str = "",
 ) -> tuple[str, Any]:
     """Run one unit of work in the session's worker process of ``slot`` (or here, without isolation). ``what``
     (e.g. "repeat 2 of 3") is added to an outcome's message."""
-    kind, value = _run_job(config, label, func, request, slot, fresh, on_progress, echo_log)
+    kind, value = _run_job(config, label, func, request, slot, on_progress, echo_log)
     if kind == "outcome" and what:
         value = dataclasses.replace(value, message=f"{value.message} (in {what})")
     return kind, value
 
 
 def _run_job(
-    config: pytest.Config, label: str, func: Any, request: CellRequest, slot: int, fresh: bool,
+    config: pytest.Config, label: str, func: Any, request: CellRequest, slot: int,
     on_progress: Callable[[str, float], None] | None, echo_log: bool,
 ) -> tuple[str, Any]:
     settings = config.stash[state.SETTINGS]
@@ -87,7 +87,7 @@ def _run_job(
         finally:
             progress.set_sink(None)
     pool = config.stash[state.WORKER]
-    kind, value, log = pool.run(slot, job, timeout=settings.cell_timeout, on_progress=on_progress, fresh=fresh)
+    kind, value, log = pool.run(slot, job, timeout=settings.cell_timeout, on_progress=on_progress)
     if log and echo_log:
         sys.stderr.write(log + "\n")  # the worker's output, captured with this test like its own
     return kind, value
@@ -124,10 +124,8 @@ class InfPerf:
         """Long phases (export, build, compile) say what they are doing, outside pytest's output capture."""
         write_progress(self.config, f"{self.case.id}: {message} ({elapsed:.0f} s so far)")
 
-    def _run(self, label: str, func: Any, request: CellRequest, slot: int = 0, fresh: bool = False,
-             what: str = "") -> tuple[str, Any]:
-        return run_job(self.config, label, func, request, slot=slot, fresh=fresh, on_progress=self._progress,
-                       what=what)
+    def _run(self, label: str, func: Any, request: CellRequest, slot: int = 0, what: str = "") -> tuple[str, Any]:
+        return run_job(self.config, label, func, request, slot=slot, on_progress=self._progress, what=what)
 
     def benchmark(self) -> CellResult | MaxBatch | None:
         config = self.config

@@ -49,8 +49,8 @@ INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("repeat_order", "how a cell's repeats are spread: interleaved (a pass over the whole matrix per repeat, before "
      "the tests report; the default) or consecutive (each test measures its repeats in turn; always under xdist)",
      "interleaved"),
-    ("confirm_repeats", "extra repeats, each in a fresh worker process, taken for a cell whose repeats suggest a "
-     "slowdown, before it is judged (0: none)", "3"),
+    ("confirm_repeats", "extra repeats, in the session's worker processes in turn, taken for a cell whose repeats "
+     "suggest a slowdown, before it is judged (0: none)", "3"),
     ("cold_floor_ms", "milliseconds a cold start must also grow by to count as a regression", "250"),
     ("clock_tolerance", "percent by which a device-bound GPU cell's SM clock may differ from the baseline's before "
      "the cell is unstable", "15"),

@@ -1,10 +1,11 @@
 """Runs cells in a child worker process, so that a crash, a hang or an out-of-memory becomes that cell's outcome.
 
-One worker per session is started on first use (``spawn``: a fresh interpreter, no CUDA state inherited) and reused
-for the next cells; after a cell ends in a crash, timeout or out-of-memory it is replaced, so the next cell starts on
-a clean device. The worker's stdout and stderr go to a log file (with ``faulthandler`` on): a crash is reported with
-its signal and the last lines it logged. Without isolation (``infperf_isolate=off``) the same `execute` runs in the
-pytest process: an OOM is still an outcome, but a crash ends the session and a hang is not stopped.
+One worker per repeat slot (``WorkerPool``; ``--infperf-repeats`` slots) is started on first use (``spawn``: a fresh
+interpreter, no CUDA state inherited) and reused for the next cells; after a cell ends in a crash, timeout or
+out-of-memory it is replaced, so the next cell starts on a clean device. The worker's stdout and stderr go to a log
+file (with ``faulthandler`` on): a crash is reported with its signal and the last lines it logged. Without isolation
+(``infperf_isolate=off``) the same `execute` runs in the pytest process: an OOM is still an outcome, but a crash ends
+the session and a hang is not stopped.
 """
 
 from __future__ import annotations
@@ -269,8 +270,7 @@ class Worker:
 class WorkerPool:
     """The session's worker processes, one per repeat slot: a cell's repeats run in different processes (the
     process's own state is part of what varies between runs), the same slot serving the same repeat of every cell.
-    Slots start on first use and stay for the session (confirmation repeats go to them in turn); ``fresh`` replaces
-    a slot's process first."""
+    Slots start on first use and stay for the session (confirmation repeats go to them in turn)."""
 
     def __init__(self, log_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self.log_dir = log_dir
@@ -283,13 +283,9 @@ class WorkerPool:
         return self._workers[slot]
 
     def run(
-        self, slot: int, job: Job, timeout: float = 0.0, on_progress: Callable[[str, float], None] | None = None,
-        fresh: bool = False,
+        self, slot: int, job: Job, timeout: float = 0.0, on_progress: Callable[[str, float], None] | None = None
     ) -> tuple[str, Any, str]:
-        worker = self.worker(slot)
-        if fresh:
-            worker.stop()
-        return worker.run(job, timeout=timeout, on_progress=on_progress)
+        return self.worker(slot).run(job, timeout=timeout, on_progress=on_progress)
 
     def stop(self, keep: int | None = None) -> None:
         """Stop every slot's process (all but slot ``keep``), releasing their memory."""
