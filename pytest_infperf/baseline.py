@@ -55,7 +55,7 @@ class BaselineRun:
     cells: Mapping[str, tuple[tuple[float, ...], ...]]  # benchmark fullname -> repeats -> raw per-call samples (s)
     launch_bound: frozenset[str] = frozenset()  # cells the run diagnosed as launch-bound
     cold: Mapping[str, float] = field(default_factory=dict)  # least cold start of the repeats (cold_start_seconds)
-    memory: Mapping[str, float] = field(default_factory=dict)  # peak memory MiB (MemoryStats.peak_mib)
+    memory: Mapping[str, float] = field(default_factory=dict)  # least peak memory of the repeats (MiB)
     outcomes: Mapping[str, str] = field(default_factory=dict)  # fullname -> "oom" | "crashed" | "timeout" | "error"
     schema: int = SCHEMA  # the schema the file was written in (older ones are migrated on read)
     sm_clock: Mapping[str, float] = field(default_factory=dict)  # SM clock (MHz) of each GPU cell's fastest repeat
@@ -156,7 +156,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
                 (r.get("diagnosis") or {}).get("launch_bound") for r in repeats):
             launch_bound.add(fullname)
         peaks = [r["memory_peak_mib"] for r in repeats if isinstance(r.get("memory_peak_mib"), (int, float))]
-        peak = max(peaks) if peaks else (extra.get("memory") or {}).get("peak_mib")
+        peak = min(peaks) if peaks else (extra.get("memory") or {}).get("peak_mib")  # as CellResult.memory_peak_mib
         if isinstance(peak, (int, float)):
             memory[fullname] = float(peak)
         clock = ((extra.get("device_state") or {}).get("end") or {}).get("sm_clock_mhz")

@@ -329,8 +329,8 @@ def decide_cold(
 
 
 def decide_memory(cell: str, current_mib: float, baseline_mib: Sequence[float], policy: GatePolicy) -> Verdict:
-    """Peak memory regresses when it grew by more than the threshold in % *and* in MiB over the largest baseline run
-    (memory is not noise-free, but it is bounded: the largest stored peak is the honest reference)."""
+    """Peak memory (each run's least repeat peak) regresses when it grew by more than the threshold in % *and* in
+    MiB over the largest baseline run (the largest stored figure is the honest reference)."""
     if not baseline_mib:
         return Verdict(cell, Status.NO_BASELINE, current_mib, detail="no stored memory peak for this cell")
     base = max(baseline_mib)

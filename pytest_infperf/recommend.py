@@ -48,7 +48,7 @@ def latency_s(result: CellResult) -> float | None:
 
 
 def peak_mib(result: CellResult) -> float | None:
-    """The cell's peak memory as the gate compares it (the largest of its repeats)."""
+    """The cell's peak memory as the gate compares it (the least of its repeats' peaks)."""
     value = result.memory_peak_mib
     return float(value) if value is not None and math.isfinite(value) else None
 
