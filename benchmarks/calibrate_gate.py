@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--aa-runs", type=int, default=5)
     parser.add_argument("--slowdowns", default="1.25,2")
     parser.add_argument("--slowdown-args", default="", help="extra pytest args for the slowdown sessions only")
+    parser.add_argument("--aa-args", default="", help="extra pytest args for the A/A sessions only")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--keep", type=Path, help="copy every session's JSON into this folder")
     parser.add_argument("--storage", type=Path, help="baseline folder to use and keep (default: a temporary one)")
@@ -104,7 +105,7 @@ def main() -> None:
 
         print("| session | exit | wall | cells | time verdicts | cold-start verdicts |\n|---|---|---|---|---|---|")
         base = [session(f"save{i + 1}", ["--benchmark-save=cal"], {}) for i in range(args.baseline_runs)]
-        aa = [session(f"aa{i + 1}", ["--benchmark-compare"], {}) for i in range(args.aa_runs)]
+        aa = [session(f"aa{i + 1}", ["--benchmark-compare", *args.aa_args.split()], {}) for i in range(args.aa_runs)]
         slow = {f: session(f"slow{f:g}", ["--benchmark-compare", *slow_extra], {"INFPERF_CAL_SLOWDOWN": str(f)})
                 for f in slowdowns}
 

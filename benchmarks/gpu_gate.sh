@@ -3,7 +3,12 @@
 # slowdowns of a device-bound cell at the power cap and of a launch-bound cell. Run from the repository root there:
 #   bash benchmarks/gpu_gate.sh aa SECONDS [BASELINE.json]  # default suite: one save (or the given one), then A/A
 #                                                            # compares while SECONDS allow
+#   bash benchmarks/gpu_gate.sh warm SECONDS                 # default suite on a warm machine: one timed save, an
+#                                                            # A/A at --infperf-threshold=3, then default A/As
 #   bash benchmarks/gpu_gate.sh detect                       # conv stack and launch chain: A/A, injected slowdowns
+#   bash benchmarks/gpu_gate.sh host                         # launch-bound cells with the host probe: save, 3 A/A;
+#                                                            # launch chain save, A/A, 1.25x
+#   bash benchmarks/gpu_gate.sh cap                          # GEMM stack at the power cap: A/A, injected slowdowns
 # Each session's output, JSON and table land in $OUT; baselines are kept under /tmp/infperf-gate while warm.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
@@ -33,6 +38,45 @@ aa)
     timeout $(( budget - ($(date +%s) - start) )) bash -c "$(declare -f cal); OUT=$OUT cal --suite perf_tests \
       --baseline-runs 0 --aa-runs 1 --slowdowns '' --storage $keep/suite --label a$i-" ; i=$((i + 1))
   done
+  ;;
+warm)
+  budget=${2:-560}
+  cal --suite perf_tests --baseline-runs 1 --aa-runs 1 --aa-args "--infperf-threshold=3" --slowdowns '' \
+    --storage $keep/warm --label w-
+  i=2
+  while [ $(( $(date +%s) - start + ${PER:-180} )) -lt "$budget" ]; do
+    timeout $(( budget - ($(date +%s) - start) )) bash -c "$(declare -f cal); OUT=$OUT cal --suite perf_tests \
+      --baseline-runs 0 --aa-runs 1 --slowdowns '' --storage $keep/warm --label w$i-" ; i=$((i + 1))
+  done
+  ;;
+host)
+  cal --suite perf_tests --infperf-backends=torch --infperf-batches=1,16 --aa-runs ${AA:-3} --slowdowns '' \
+    --storage "$keep/host" --label host- --out "$OUT/host-aa.md"
+  cal -k test_launch_chain --infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 \
+    --infperf-batches=1 --aa-runs 1 --slowdowns 1.25 --storage "$keep/chainh" --label chainh- \
+    --out "$OUT/detect-chain-host.md"
+  ;;
+cap)
+  common="--infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 --infperf-batches=64"
+  nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > "$OUT/json/smi-cap.csv" &
+  smi=$!
+  cal -k test_gemm_stack $common --aa-runs 1 --slowdowns 1.15,1.2 --storage "$keep/gemm" --label gemm- \
+    --out "$OUT/detect-gemm.md"
+  cal -k test_gemm_stack $common --baseline-runs 0 --aa-runs 1 --slowdowns 1.05 --storage "$keep/gemm" \
+    --label gemm3- --out "$OUT/detect-gemm-threshold3.md" --infperf-threshold=3
+  kill $smi
+  python3 - "$OUT/json/smi-cap.csv" <<'PY'
+import sys
+rows = [line.split(", ") for line in open(sys.argv[1]).read().splitlines()[1:]]
+try:
+    busy = [r for r in rows if len(r) == 3 and float(r[1].split()[0]) > 200]
+    capped = [r for r in busy if int(r[2], 16) & 0x4]
+except ValueError as exc:
+    sys.exit(f"nvidia-smi samples unreadable ({exc}): {rows[:2]}")
+print(f"nvidia-smi every 0.5 s: {len(rows)} samples, {len(busy)} above 200 W, {len(capped)} of those with sw_power_cap;"
+      f" max power {max((float(r[1].split()[0]) for r in busy), default=0):.0f} W,"
+      f" SM clock {min((r[0] for r in busy), default='-')} .. {max((r[0] for r in busy), default='-')}")
+PY
   ;;
 detect)
   common="--infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16"

@@ -8,6 +8,7 @@ Nothing here ever writes or deletes a file; writing is storage.py's.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,10 +56,12 @@ class BaselineRun:
     cells: Mapping[str, tuple[tuple[float, ...], ...]]  # benchmark fullname -> repeats -> raw per-call samples (s)
     launch_bound: frozenset[str] = frozenset()  # cells the run diagnosed as launch-bound
     cold: Mapping[str, float] = field(default_factory=dict)  # least cold start of the repeats (cold_start_seconds)
-    memory: Mapping[str, float] = field(default_factory=dict)  # least peak memory of the repeats (MiB)
+    memory: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # each repeat's peak memory (MiB)
     outcomes: Mapping[str, str] = field(default_factory=dict)  # fullname -> "oom" | "crashed" | "timeout" | "error"
     schema: int = SCHEMA  # the schema the file was written in (older ones are migrated on read)
     sm_clock: Mapping[str, float] = field(default_factory=dict)  # SM clock (MHz) of each GPU cell's fastest repeat
+    host_probe: Mapping[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)  # per repeat, per timed
+    # block (cells where every block has one): seconds per tiny launch after the block (hostspeed)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class BaselineSet:
         """Per baseline run (oldest first), the cell's repeats, each its raw per-call samples."""
         return [run.cells[fullname] for run in self.runs if fullname in run.cells]
 
-    def memory(self, fullname: str) -> list[float]:
+    def memory(self, fullname: str) -> list[tuple[float, ...]]:
+        """Each run's peak memory per repeat (one figure for a run saved before repeats)."""
         return [run.memory[fullname] for run in self.runs if fullname in run.memory]
 
     def cold(self, fullname: str) -> list[float]:
@@ -94,6 +98,11 @@ class BaselineSet:
             if fullname in run.sm_clock:
                 return run.sm_clock[fullname]
         return None
+
+    def host_probes(self, fullname: str) -> list[tuple[tuple[float, ...], ...] | None]:
+        """Per baseline run (as ``samples``), each repeat's host launch probes per timed block; None for a run
+        without them."""
+        return [run.host_probe.get(fullname) for run in self.runs if fullname in run.cells]
 
     def launch_bound(self, fullname: str) -> bool:
         return any(fullname in run.launch_bound for run in self.runs)
@@ -135,7 +144,8 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     cells: dict[str, tuple[tuple[float, ...], ...]] = {}
     launch_bound: set[str] = set()
     cold: dict[str, float] = {}
-    memory: dict[str, float] = {}
+    memory: dict[str, tuple[float, ...]] = {}
+    host_probe: dict[str, tuple[tuple[float, ...], ...]] = {}
     sm_clock: dict[str, float] = {}
     for bench in data["benchmarks"]:
         try:
@@ -155,10 +165,10 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
         if (extra.get("diagnosis") or {}).get("launch_bound") or any(
                 (r.get("diagnosis") or {}).get("launch_bound") for r in repeats):
             launch_bound.add(fullname)
-        peaks = [r["memory_peak_mib"] for r in repeats if isinstance(r.get("memory_peak_mib"), (int, float))]
-        peak = min(peaks) if peaks else (extra.get("memory") or {}).get("peak_mib")  # as CellResult.memory_peak_mib
-        if isinstance(peak, (int, float)):
-            memory[fullname] = float(peak)
+        peaks = [float(r["memory_peak_mib"]) for r in repeats if _finite(r.get("memory_peak_mib"))]
+        peak = (extra.get("memory") or {}).get("peak_mib")
+        if peaks or _finite(peak):
+            memory[fullname] = tuple(peaks) or (float(peak),)
         clock = ((extra.get("device_state") or {}).get("end") or {}).get("sm_clock_mhz")
         steady = [r for r in repeats if not r.get("throttled")] or repeats
         if steady:
@@ -166,6 +176,10 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
             clock = (fastest.get("clock") or {}).get("median_mhz", clock)
         if isinstance(clock, (int, float)) and clock > 0:
             sm_clock[fullname] = float(clock)
+        probes = [r.get("host_probes") for r in repeats]
+        if repeats and all(isinstance(p, list) and len(p) == len(r["samples"]) and all(_finite(v) and v > 0 for v in p)
+                           for p, r in zip(probes, repeats, strict=True)):
+            host_probe[fullname] = tuple(tuple(float(v) for v in p) for p in probes)
         colds = [r["cold_start_s"] for r in repeats if isinstance(r.get("cold_start_s"), (int, float))]
         phases = extra.get("cold_start") or {}
         if colds:
@@ -175,7 +189,12 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     match = _NAME.match(path.name)
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
     return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
-                       frozenset(launch_bound), cold, memory, _outcomes(path, data, restore), written, sm_clock)
+                       frozenset(launch_bound), cold, memory, _outcomes(path, data, restore), written, sm_clock,
+                       host_probe)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _usable(samples: object) -> bool:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import gate, maxbatch, progress, state
+from . import gate, hostspeed, maxbatch, progress, state
 from .errors import ModelError
 from .matrix import Case
 from .maxbatch import MaxBatch
@@ -266,20 +266,30 @@ class InfPerf:
         if result.case.device == "cuda":
             unstable = gate.instability(repeats, baseline.sm_clock(nodeid), launch_bound, policy)
         runs = baseline.samples(nodeid)
+        current = [r.timing.samples for r in steady]
+        host_note = ""
+        if launch_bound and result.case.device == "cuda":  # host speed differs between processes: divide it out
+            normal = hostspeed.normalise_runs(current, [r.host_probes for r in steady], runs,
+                                              baseline.host_probes(nodeid))
+            if normal is not None:
+                current, runs, host_note = normal
         # the floor of the less repeated side: a baseline measured once per run is as noisy as one median
         compared = min([len(steady), *(len(run) for run in runs)])
         verdict = gate.decide(
-            result.case.id, [r.timing.samples for r in steady], runs, policy, baseline.source,
+            result.case.id, current, runs, policy, baseline.source,
             floor=policy.floor(result.case.device, launch_bound, compared), unstable=unstable,
         )
+        if host_note:
+            verdict = dataclasses.replace(verdict, detail="; ".join(d for d in (verdict.detail, host_note) if d))
         config.stash[state.VERDICTS][nodeid] = verdict
         cold = gate.decide_cold(result.case.id, [r.cold_start_s for r in repeats if not r.confirm],
                                 baseline.cold(nodeid), policy, baseline.source)
         config.stash[state.COLD_VERDICTS][nodeid] = cold
         mem = None
-        peak = result.memory_peak_mib
-        if peak is not None:
-            mem = gate.decide_memory(result.case.id, peak, baseline.memory(nodeid), policy)
+        peaks = result.memory_peaks_mib
+        if peaks:
+            mem = gate.decide_memory(result.case.id, peaks, baseline.memory(nodeid), policy,
+                                     rss=result.case.device == "cpu")
             config.stash[state.MEMORY_VERDICTS][nodeid] = mem
         return verdict, cold, mem
 

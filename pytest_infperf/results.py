@@ -79,6 +79,12 @@ class Repeat:
     diagnosis: Diagnosis | None = None
     confirm: bool = False  # taken after the first repeats suggested a regression, to confirm or clear it
     memory_peak_mib: float | None = None  # the repeat's peak memory (MemoryStats.peak_mib), when sampled
+    host_probes: tuple[float, ...] = ()  # CUDA cells: seconds per tiny launch after each timed block (hostspeed)
+
+    @property
+    def host_probe_s(self) -> float | None:
+        """The median of the repeat's host launch probes."""
+        return float(np.median(self.host_probes)) if self.host_probes else None
 
     @property
     def median(self) -> float:
@@ -118,6 +124,8 @@ class Repeat:
                            **dict(self.cold.phases)},
             "cold_start_s": self.cold_start_s,
             "memory_peak_mib": self.memory_peak_mib,
+            "host_probe_s": self.host_probe_s,
+            "host_probes": list(self.host_probes),
             "clock": asdict(self.clock) if self.clock is not None else None,
             "throttled": self.throttled,
             "power_capped": self.power_capped,
@@ -225,6 +233,15 @@ class CellResult:
         if any(r.power_capped for r in repeats):
             out.append("at power cap")
         return out
+
+    @property
+    def memory_peaks_mib(self) -> tuple[float, ...]:
+        """Each repeat's peak memory (the full measurement's where no repeat sampled one); what the memory gate
+        judges, with the least of them as the run's figure."""
+        peaks = tuple(r.memory_peak_mib for r in self.repeats if r.memory_peak_mib is not None)
+        if peaks:
+            return peaks
+        return (self.memory.peak_mib,) if self.memory is not None else ()
 
     @property
     def memory_peak_mib(self) -> float | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import gpu, progress
+from . import gpu, hostspeed, progress
 from .backends.base import Backend
 from .concurrency import measure_concurrent
 from .flops import flops_per_image
@@ -80,6 +80,19 @@ def _diagnose(timer: object, samples: tuple[float, ...], session: object) -> Dia
             return None
         host_s, device_s = measured
     return Diagnosis(host_s, device_s, launch_bound=host_s >= LAUNCH_BOUND_RATIO * device_s)
+
+
+def _each(*hooks: Callable[[], None] | None) -> Callable[[], None] | None:
+    """One ``between_blocks`` hook that calls each given one in turn (None when there are none)."""
+    present = [hook for hook in hooks if hook is not None]
+    if not present:
+        return None
+
+    def call() -> None:
+        for hook in present:
+            hook()
+
+    return call
 
 
 def _torch_device() -> int:
@@ -205,12 +218,13 @@ def run_cell(
             sampler.pause()  # never sample during the timed blocks
         timer = first.block_timer()
         clocks = gpu.ClockSampler(_torch_device()) if case.device == "cuda" else None
+        probe = hostspeed.LaunchProbe() if case.device == "cuda" and case.concurrency == 1 else None
         diagnosis = None
         if case.concurrency > 1:
             clock = getattr(timer, "clock", time.perf_counter)
             timing, concurrent = measure_concurrent(sessions, case.batch, policy, clock=clock)
         else:
-            timing = measure(first.run, timer, policy, between_blocks=clocks)
+            timing = measure(first.run, timer, policy, between_blocks=_each(clocks, probe))
             diagnosis = _diagnose(timer, timing.samples, first)
         after = _device_state(case)
         if sampler is not None:
@@ -235,7 +249,8 @@ def run_cell(
     repeat = Repeat(timing=timing, cold=cold, started_at=started_at,
                     memory_peak_mib=mem.peak_mib if mem is not None else None,
                     clock=clocks.stats() if clocks is not None else None, device_before=before,
-                    device_after=after, diagnosis=diagnosis)
+                    device_after=after, diagnosis=diagnosis,
+                    host_probes=probe.aligned(len(timing.samples)) if probe is not None else ())
     return CellResult(
         nodeid=nodeid,
         model=source.name,

@@ -7,6 +7,8 @@ INFPERF_CAL_SLOWDOWN=f adds real work:
 - conv stack (device-bound on a GPU): 20 3x3 convolutions of 128 channels at 56x56 (or 256 channels at 28x28: the wide
   stack); f scales the depth, so the device work grows by f exactly. fp16 b64 on an H200: 3.82 ms at 1980 MHz, not
   at the power cap (the wide stack has not run there yet).
+- GEMM stack (device-bound, meant to run at the power cap): 20 Linear(8192, 8192) layers on 64 x 8192 per sample;
+  f scales the depth.
 - launch chain (launch-bound on a GPU): 100 tiny Linear+ReLU layers at batch 1; f scales the number of layers, so the
   host's launch work grows by f.
 """
@@ -89,6 +91,25 @@ def conv_stack_wide():
 
 @pytest.mark.infperf(model=conv_stack_wide, input_shape=(256, 28, 28), name="conv-stack-wide")
 def test_conv_stack_wide(infperf):
+    infperf.benchmark()
+
+
+def gemm_stack():
+    """Large fp16 GEMMs (8192 x 8192 weights, 64 x 64 = 4096 rows at batch 64), the heaviest tensor-core load: meant
+    to run at the board power limit (a device-bound cell at the power cap). Weights drawn with variance 1/8192 keep
+    the activations' scale through the 20 layers (no ReLU), so fp16 meets the output check."""
+    import torch
+
+    layers = []
+    for _ in range(_scaled(20)):
+        layer = torch.nn.Linear(8192, 8192, bias=False)
+        torch.nn.init.normal_(layer.weight, std=8192 ** -0.5)
+        layers.append(layer)
+    return torch.nn.Sequential(*layers)
+
+
+@pytest.mark.infperf(model=gemm_stack, input_shape=(64, 8192), name="gemm-stack")
+def test_gemm_stack(infperf):
     infperf.benchmark()
 
 

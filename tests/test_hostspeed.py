@@ -1,0 +1,85 @@
+"""Host-speed normalisation of launch-bound GPU cells (pytest_infperf.hostspeed), with figures recorded on the lent
+H200: ResNet-18 eager fp16 b16 ran 1.8-2.0 ms per call in fast processes (probe 7.0-7.5 us per launch) and 2.8 ms in
+slow ones (probe ~10 us); the model/probe ratio stayed within 252-289."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_infperf import gate, hostspeed
+from pytest_infperf.gate import GatePolicy, Status
+
+POLICY = GatePolicy()
+
+
+def run(median: float, seed: int, n: int = 30) -> tuple[float, ...]:
+    rng = np.random.default_rng(seed)
+    return tuple(float(x) for x in median * (1.0 + np.abs(rng.normal(0.0, 0.01, n))))
+
+
+FAST, SLOW = (1.85e-3, 7.2e-6), (2.8e-3, 10.1e-6)  # (time per call, probe per launch) of the two host modes
+
+
+def judge(current_modes, baseline_modes, slowdown: float = 1.0, normalise: bool = True) -> gate.Verdict:
+    current = [run(m * slowdown, 10 + i) for i, (m, _) in enumerate(current_modes)]
+    base = [[run(m, i) for i, (m, _) in enumerate(baseline_modes)]]
+    probes = [(p,) * len(r) for (_, p), r in zip(current_modes, current, strict=True)]
+    base_probes = [tuple((p,) * len(r) for (_, p), r in zip(baseline_modes, base[0], strict=True))]
+    floor = POLICY.floor("cuda", True, 3)
+    if normalise:
+        normal = hostspeed.normalise_runs(current, probes, base, base_probes)
+        assert normal is not None
+        current, base, note = normal
+        assert "host-normalised" in note
+    return gate.decide("torch-cuda-fp16-b16", current, base, POLICY, floor=floor)
+
+
+def test_a_session_of_slow_host_processes_is_not_a_regression():
+    # the A/A that failed on the H200: every repeat of the session in slow processes, the baseline's in fast ones
+    assert judge([SLOW, SLOW, SLOW], [FAST, FAST, SLOW], normalise=False).status is Status.REGRESSED
+    assert judge([SLOW, SLOW, SLOW], [FAST, FAST, SLOW]).status is Status.UNCHANGED
+
+
+def test_a_model_that_launches_a_quarter_more_work_regresses_in_either_host_mode():
+    assert judge([SLOW, SLOW, SLOW], [FAST, FAST, FAST], slowdown=1.25).status is Status.REGRESSED
+    assert judge([FAST, FAST, FAST], [FAST, SLOW, SLOW], slowdown=1.25).status is Status.REGRESSED
+
+
+def test_each_block_is_divided_by_its_own_probe():
+    # the host mode changed within a repeat: two slow blocks (and their slow probes) among fast ones
+    samples = [(1.85e-3, 2.8e-3, 2.8e-3, 1.85e-3)]
+    probes = [(7.2e-6, 10.1e-6, 10.1e-6, 7.2e-6)]
+    normal = hostspeed.normalise_runs(samples, probes, [samples], [probes])
+    assert normal is not None
+    ratios = [x / 7.2e-6 * 1e-6 for x in normal[0][0]]  # the reference is the median probe, 10.1 us
+    assert max(ratios) / min(ratios) < 1.1
+
+
+def test_no_normalisation_unless_every_block_on_both_sides_has_a_probe():
+    cur, base = [run(1e-3, 1, n=3)] * 2, [[run(1e-3, 2, n=3)] * 2]
+    full = (7e-6,) * 3
+    assert hostspeed.normalise_runs(cur, [full, ()], base, [(full, full)]) is None
+    assert hostspeed.normalise_runs(cur, [full, full], base, [None]) is None
+    assert hostspeed.normalise_runs(cur, [full, full], base, [(full,)]) is None  # probes for one repeat of two
+    assert hostspeed.normalise_runs(cur, [full, (7e-6,) * 2], base, [(full, full)]) is None  # a block without one
+    same = hostspeed.normalise_runs(cur, [full, full], base, [(full, full)])
+    assert same is not None and same[0] == [tuple(r) for r in cur]  # equal probes: nothing changes
+
+
+def test_probe_records_one_figure_per_block_or_none():
+    probe = hostspeed.LaunchProbe.__new__(hostspeed.LaunchProbe)
+    probe.per_block, probe._x = [7e-6, 8e-6], None
+    probe()  # no CUDA: reads nothing
+    assert probe.aligned(2) == (7e-6, 8e-6) and probe.aligned(3) == ()
+
+
+def test_the_probe_is_none_without_cuda():
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: tests/test_gpu.py checks the probe there")
+    probe = hostspeed.LaunchProbe()
+    probe()
+    assert probe.per_block == [] and probe.aligned(0) == ()
