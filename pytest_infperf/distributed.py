@@ -115,11 +115,13 @@ def _unpack(text: str) -> Any:
     return pickle.loads(base64.b64decode(text))
 
 
-def worker_output(config: pytest.Config, bs: Any) -> None:
-    """Everything the controller needs, in ``workeroutput`` (execnet carries plain types: JSON and pickles).
+def worker_output(config: pytest.Config, bs: Any, kept_logs: Path | None = None) -> None:
+    """Everything the controller needs, in ``workeroutput`` (execnet carries plain types: JSON and pickles), and the
+    worker's temporary log folder when it is kept (a cell crashed), for the controller to name.
     A failure here is reported to the controller, never swallowed (xdist would drop it silently)."""
     try:
-        config.workeroutput[OUTPUT_KEY] = _output(config, bs)  # type: ignore[attr-defined]
+        output = {**_output(config, bs), "logs": str(kept_logs or "")}
+        config.workeroutput[OUTPUT_KEY] = output  # type: ignore[attr-defined]
     except Exception:
         import traceback
 
@@ -170,6 +172,8 @@ def collect(config: pytest.Config, node: Any) -> None:
     if output["json"]:
         config.stash[state.XDIST_JSON].append(json.loads(output["json"]))
     config.stash[state.XDIST_DEVICES][str(node.gateway.id)] = merged["device"]
+    if output.get("logs"):
+        config.stash[state.XDIST_LOGS].append(output["logs"])
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -188,23 +192,46 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
     return out
 
 
-def save(config: pytest.Config, bs: Any) -> list[str]:
-    """Controller: write the merged JSON where pytest-benchmark would have (storage save, --benchmark-json)."""
+def save(config: pytest.Config, bs: Any, interrupted: bool = False) -> list[str]:
+    """Controller: write the merged JSON where pytest-benchmark would have (storage save, --benchmark-json). An
+    interrupted session saves no baseline (it has only some cells); its --benchmark-json says ``interrupted``."""
     merged = merge(config.stash.get(state.XDIST_JSON, []))
     if merged is None or bs is None:
         return []
+    if interrupted:
+        merged.setdefault("infperf", {})["interrupted"] = True
     written = []
     json_file = getattr(config.option, "benchmark_json", None)
     if json_file:
-        from pytest_benchmark.utils import safe_dumps
-
-        path = Path(getattr(json_file, "name", json_file))
-        path.write_text(safe_dumps(merged, ensure_ascii=True, indent=4))
-        written.append(str(path))
+        written.append(_write_json(json_file, merged))
     name = getattr(config.option, "benchmark_save", None) or getattr(config.option, "benchmark_autosave", None)
-    if name:
+    if name and not interrupted:
         before = set(Path(bs.storage.path).glob("*/*.json")) if hasattr(bs.storage, "path") else set()
         bs.storage.save(merged, name)
         after = set(Path(bs.storage.path).glob("*/*.json")) if hasattr(bs.storage, "path") else set()
         written += [str(p) for p in sorted(after - before)]
     return written
+
+
+def _write_json(option: Any, merged: dict[str, Any]) -> str:
+    """Write ``--benchmark-json`` in full: the option is a path (str or path-like, whose ``.name`` would be only its
+    basename) or the file argparse opened (pytest-benchmark's ``FileType``: its ``.name`` is the path as given).
+    A regular file is replaced in one step, like a single process's (storage.install); stdout or a pipe is written
+    to. Returns where it went."""
+    from pytest_benchmark.utils import safe_dumps
+
+    from .storage import atomic_write, regular_file_behind
+
+    data = safe_dumps(merged, ensure_ascii=True, indent=4).encode()
+    if isinstance(option, (str, os.PathLike)):
+        path = Path(option).absolute()
+        atomic_write(path, data)
+        return str(path)
+    path = regular_file_behind(option)
+    if path is None:  # stdout, a pipe: write to the handle itself
+        option.write(data)
+        option.flush()
+        return str(getattr(option, "name", option))
+    option.close()
+    atomic_write(path, data)
+    return str(path)

@@ -30,17 +30,39 @@ class InfperfRegressionWarning(UserWarning):
     """A cell regressed while ``--infperf-gate=warn``."""
 
 
+def cell_params(case: Case, model: str) -> dict[str, object]:
+    """The cell's axes as plain JSON values, for pytest-benchmark's ``params``: ``compare --group-by=param:backend``
+    (or device, precision, batch, shape, concurrency, infperf_case) groups the same cell across runs. The test's own
+    param is a (Case, ModelSpec) tuple, which pytest-benchmark can only write as an "UNSERIALIZABLE[...]" string."""
+    return {
+        "infperf_case": case.id, "model": model, "backend": case.backend, "device": case.device,
+        "precision": case.precision, "batch": case.batch, "shape": "x".join(map(str, case.input_shape)),
+        "concurrency": case.concurrency,
+    }
+
+
 def record_in_pytest_benchmark(benchmark: Any, result: CellResult) -> None:
-    """Hand our samples to pytest-benchmark so that its table, JSON, --benchmark-save and compare see them.
+    """Hand our samples to pytest-benchmark so that its table, JSON, --benchmark-save and compare see them. Only a
+    cell whose output is right may come here: whatever is recorded is saved and becomes a baseline.
 
     ``_make_stats`` is pytest-benchmark's own constructor for a run's statistics (stable since 3.x); going through it
-    keeps one source of truth for the JSON schema instead of writing our own.
+    keeps one source of truth for the JSON schema instead of writing our own. It takes ``params`` from the fixture, and
+    ``options`` describe pytest-benchmark's own loop unless told what we did: our timer, our warm-up.
     """
     benchmark._mode = "infperf.benchmark()"  # tells pytest-benchmark the fixture was used
+    others = {k: v for k, v in (benchmark.params or {}).items() if k != "infperf_case"}  # a user's own parametrize
+    benchmark.params = {**others, **cell_params(result.case, result.model)}  # a new dict: pytest's stays untouched
     block = result.timing.block_size
     stats = benchmark._make_stats(block)
     for per_call in result.timing.samples:
         stats.update(per_call * block)
+    stats.options.update(
+        timer=result.timer or "time.perf_counter",
+        warmup=True,  # until the call time settled (timing.measure), not pytest-benchmark's warm-up
+        warmup_calls=result.timing.warmup_calls,
+        warmup_s=result.timing.warmup_time,
+        warmup_settled=result.timing.warmup_settled,
+    )
     benchmark.extra_info["infperf"] = result.to_json()
 
 
@@ -145,22 +167,25 @@ class InfPerf:
                 self._outcome(value)
             return None
         result = self._measure(backend)
+        self.result = result
+        if result.check is not None and not result.check.ok:
+            # shown in the results table (WRONG OUTPUT), but neither judged nor recorded for pytest-benchmark: what is
+            # recorded is saved, and a saved cell is a baseline that later runs are compared with
+            config.stash[state.RESULTS].append(result)
+            pytest.fail(
+                f"{self.case.id}: {result.check.problem()} for {self.case.precision}; a fast but wrong result is not "
+                "a result (not recorded, so never a baseline)",
+                pytrace=False,
+            )
         if config.stash[state.BASELINE] is not None:
             verdicts = self._judge(result)
             settings = config.stash[state.SETTINGS]
             if settings.confirm and gate.wants_confirmation(verdicts[0]):
                 result = self._confirm(backend, result, settings.confirm)
+                self.result = result
                 verdicts = self._judge(result)
         record_in_pytest_benchmark(self._benchmark, result)
         config.stash[state.RESULTS].append(result)
-        self.result = result
-        if result.check is not None and not result.check.ok:
-            pytest.fail(
-                f"{self.case.id}: output differs from the {result.check.reference} reference: max relative error "
-                f"{result.check.max_rel_error:.3g} > {result.check.tolerance:g} for {self.case.precision}; "
-                "a fast but wrong result is not a result",
-                pytrace=False,
-            )
         if config.stash[state.BASELINE] is not None:
             self._enforce(*verdicts)
         return result

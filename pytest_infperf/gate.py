@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from . import stats
-from .results import CACHED_PHASES, Repeat, cached_seconds, cold_start_seconds, usable  # noqa: F401
+from .results import CACHED_PHASES, Repeat, cached_seconds, cold_start_seconds, strict_json, usable  # noqa: F401
 
 
 class Status(str, Enum):
@@ -89,10 +89,13 @@ class Verdict:
     limited_by: str = ""  # which allowance set the limit: threshold, repeats, runs, floor, prior, cap
 
     def to_json(self) -> dict[str, object]:
-        return {
+        """Strict JSON; the figures under names that carry their unit (seconds, or MiB for memory verdicts). An
+        out-of-memory cell's current peak is infinite here and null in the JSON."""
+        mib = self.unit == "MiB"
+        return strict_json({
             "status": self.status.value,
-            "current_median_s": self.current_median,
-            "baseline_median_s": self.baseline_median,
+            "current_mib" if mib else "current_median_s": self.current_median,
+            "baseline_mib" if mib else "baseline_median_s": self.baseline_median,
             "change": self.change,
             "limit": self.limit,
             "sigma": self.sigma,
@@ -107,7 +110,7 @@ class Verdict:
             "baseline_repeats": self.baseline_repeats,
             "repeat_spread": self.repeat_spread,
             "limited_by": self.limited_by,
-        }
+        })
 
     @property
     def evidence(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .results import Outcome
+from .results import Outcome, strict_json
 from .runner import Probe
 
 RESOLUTION = 1 / 64  # bisect until the gap is at most this fraction of the largest batch that ran (exact below 64)
@@ -48,12 +48,12 @@ class MaxBatch:
         return None
 
     def to_json(self) -> dict[str, object]:
-        return {
+        return strict_json({
             "cell": self.cell, "model": self.model, "limit": self.limit, "largest_ok": self.largest_ok,
             "smallest_failing": self.smallest_failing, "limited_by": self.limited_by,
             "failure": self.failure.to_json() if self.failure else None, "peak_mib_at_largest": self.peak_mib,
             "tries": [t.__dict__ for t in self.tries], "seconds": self.seconds,
-        }
+        })
 
 
 def search(

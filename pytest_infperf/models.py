@@ -66,10 +66,16 @@ class ModelSpec:
         module_name, _, attr = self.target.partition(":")
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
+        except (Exception, SystemExit) as exc:  # the module's own code runs here: any error of it, not only imports
+            missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+            if missing and (module_name == missing or module_name.startswith(f"{missing}.")):  # the module itself
+                raise ModelError(
+                    f"model={self.target!r}: cannot import module {module_name!r} ({exc}); "
+                    "check the name and that it is installed or on sys.path"
+                ) from exc
             raise ModelError(
-                f"model={self.target!r}: cannot import module {module_name!r} ({exc}); "
-                "check the name and that it is installed or on sys.path"
+                f"model={self.target!r}: importing module {module_name!r} failed: {type(exc).__name__}: {exc}; "
+                f"fix the module or install what it imports (python -c 'import {module_name}' shows the traceback)"
             ) from exc
         obj: Any = module
         for part in attr.split("."):

@@ -159,8 +159,8 @@ def _colours(n: int) -> list[Any]:
 
 
 def _per_image(r: CellResult) -> float | None:
-    per_call = recommend.latency_s(r)
-    return None if per_call is None else per_call / r.case.batch
+    """The table's figure (CellResult.per_image): with several users, 1 / aggregate throughput, not latency / batch."""
+    return recommend.per_image_s(r)
 
 
 def _per_image_iqr(r: CellResult) -> tuple[float, float] | None:

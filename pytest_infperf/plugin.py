@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import functools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from . import baseline as baseline_mod
-from . import distributed, fingerprint, gpu, hookspec, passes, report, report_outcomes, settings, state
+from . import distributed, fingerprint, gpu, hookspec, passes, presets, report, report_outcomes, settings, state
 from .backends import REGISTRY, make_backend
 from .baseline import SCHEMA
 from .errors import ModelError
@@ -21,6 +22,7 @@ from .fixture import InfPerf
 from .gate import GateMode, Status
 from .matrix import expand, resolve_devices
 from .models import ModelSpec
+from .results import strict_json
 from .runner import clear_sources
 from .storage import install as install_atomic_storage
 from .worker import WorkerPool
@@ -78,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state.XDIST_JSON] = []
     config.stash[state.XDIST_DEVICES] = {}
     config.stash[state.XDIST_ERRORS] = []
+    config.stash[state.XDIST_LOGS] = []
     if distributed.worker_id(config) is not None:  # before anything initialises CUDA in this process
         distributed.configure_worker(config, len(gpu.nvml_gpus()), devices, conf.xdist_cpu)
     config.stash[state.RESULTS] = []
@@ -86,7 +89,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state.MEMORY_VERDICTS] = {}
     config.stash[state.OUTCOMES] = {}
     config.stash[state.MAX_BATCH] = []
-    config.stash[state.WORKER] = WorkerPool(_log_dir(config))
+    log_dir, temporary = _log_dir(config)
+    config.stash[state.TEMP_LOGS] = log_dir if temporary else None
+    config.stash[state.WORKER] = WorkerPool(log_dir)
     config.stash[state.REPEATS] = {}
     config.stash[state.BASELINE] = None
 
@@ -105,18 +110,35 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.benchmark_compare = None
 
 
-def _log_dir(config: pytest.Config) -> Path:
-    """Where the worker processes' logs go: pytest's cache folder, else a temporary folder."""
+def _log_dir(config: pytest.Config) -> tuple[Path, bool]:
+    """Where the worker processes' logs go: pytest's cache folder, else a temporary folder (True: removed at the end
+    of the session unless `kept_logs` keeps it)."""
     cache = getattr(config, "cache", None)
     if cache is not None:
-        return Path(cache.mkdir("infperf-logs"))
-    return Path(tempfile.mkdtemp(prefix="infperf-logs-"))
+        return Path(cache.mkdir("infperf-logs")), False
+    return Path(tempfile.mkdtemp(prefix="infperf-logs-")), True
+
+
+def kept_logs(config: pytest.Config) -> Path | None:
+    """This process's temporary log folder if it outlives the session: a cell crashed or timed out (its failure shows
+    only the last lines of the log) and the folder holds logs. Otherwise it is removed, and so is nothing else."""
+    folder = config.stash.get(state.TEMP_LOGS, None)
+    outcomes = config.stash.get(state.OUTCOMES, {}).values()
+    if folder is None or not any(o.status in ("crashed", "timeout") for o in outcomes):
+        return None
+    try:
+        return folder if any(folder.iterdir()) else None
+    except OSError:
+        return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     worker = config.stash.get(state.WORKER, None)
     if worker is not None:
-        worker.stop()
+        worker.stop()  # before the logs go: the processes write to them
+    folder = config.stash.get(state.TEMP_LOGS, None)
+    if folder is not None and kept_logs(config) is None:
+        shutil.rmtree(folder, ignore_errors=True)
     clear_sources()
 
 
@@ -133,6 +155,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if distributed.worker_id(config) is not None:
         distributed.enable_benchmarks(config, bs)
     install_atomic_storage(bs)  # saves: temp file + rename, run numbers under a lock; --benchmark-json atomic too
+    _save_complete_sessions_only(session, bs)
     storage = bs.storage
     if hasattr(storage, "default_machine_id"):
         storage.default_machine_id = fp.key
@@ -172,6 +195,47 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     bs.handle_loading()
 
 
+def _save_complete_sessions_only(session: pytest.Session, bs: Any) -> None:
+    """An interrupted session (Ctrl-C, pytest.exit) measured only the cells that finished before it stopped. Saved,
+    that run would become the newest baseline, and the next ``--benchmark-compare`` would judge the other cells
+    against nothing. pytest-benchmark saves from its own pytest_sessionfinish; its saving step is wrapped here so
+    that an interrupted session saves no baseline (its --benchmark-json is still written, marked ``interrupted``)."""
+    handle_saving = bs.handle_saving
+
+    def save_unless_interrupted() -> None:
+        if session.exitstatus != pytest.ExitCode.INTERRUPTED:
+            handle_saving()
+            return
+        session.config.stash[state.INTERRUPTED] = True
+        what = _save_option(bs.save, bs.autosave)  # None in xdist workers: their controller saves, and says so
+        saves = bs.save, bs.autosave
+        bs.save = bs.autosave = None
+        try:
+            handle_saving()
+        finally:
+            bs.save, bs.autosave = saves
+        if what:
+            _say_not_saved(session.config, what)
+
+    bs.handle_saving = save_unless_interrupted
+
+
+def _save_option(save: str | None, autosave: str | None) -> str:
+    """The option that asked for a baseline save, as the user wrote it ("" when none did)."""
+    if save:
+        return f"--benchmark-save={save}"
+    return "--benchmark-autosave" if autosave else ""
+
+
+def _say_not_saved(config: pytest.Config, what: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"infperf: {what} was not saved: the session was interrupted, so only some cells were measured; "
+            "save from a session that runs to the end", yellow=True, bold=True,
+        )
+
+
 @functools.cache
 def _benchmark_machine_info() -> dict[str, Any]:
     from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info as generate
@@ -199,6 +263,8 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         "outcomes": {nodeid: o.to_json() for nodeid, o in config.stash.get(state.OUTCOMES, {}).items()},
         "max_batch": [m.to_json() for m in config.stash.get(state.MAX_BATCH, [])],
     }
+    if config.stash.get(state.INTERRUPTED, False):
+        output_json["infperf"]["interrupted"] = True  # only the cells that finished before the interrupt
     for bench in output_json.get("benchmarks", []):
         verdict = verdicts.get(bench.get("fullname"))
         if verdict is not None:
@@ -207,6 +273,9 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
             other = config.stash.get(key, {}).get(bench.get("fullname"))
             if other is not None:
                 bench.setdefault("extra_info", {})[f"infperf_{kind}_verdict"] = other.to_json()
+    # the last guard of every file pytest-benchmark writes for us (--benchmark-json, saves, xdist workers): strict
+    # JSON, no NaN/Infinity anywhere, not even in a user's extra_info
+    output_json.update(strict_json(output_json))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -250,14 +319,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     except ModelError as exc:
         raise pytest.Collector.CollectError(f"{where}: {exc}") from None
     conf = metafunc.config.stash[state.SETTINGS]
-    only = marker.kwargs.get("presets")
-    if only is not None and conf.preset not in tuple(only):
+    only = _marker_presets(where, marker.kwargs.get("presets"))
+    if only is not None and conf.preset not in only:
         reason = f"runs only with --infperf-preset={' or '.join(only)} (active preset: {conf.preset or 'none'})"
         metafunc.parametrize("infperf_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
                              ids=["other-preset"], indirect=True)
         return
     cases = expand(conf.selection, [tuple(one) for one in shapes], conf.max_batch)
     metafunc.parametrize("infperf_case", [(case, spec) for case in cases], ids=[c.id for c in cases], indirect=True)
+
+
+def _marker_presets(where: str, value: object) -> tuple[str, ...] | None:
+    """``presets=`` of the marker: one preset name or a sequence of them, each a known preset (a string taken as a
+    sequence would be its letters, and the test would be skipped under every preset)."""
+    if value is None:
+        return None
+    names = (value,) if isinstance(value, str) else value
+    known = tuple(presets.PRESETS)
+    if not isinstance(names, (tuple, list)) or not names or not all(n in known for n in names):
+        raise pytest.Collector.CollectError(
+            f"{where}: @pytest.mark.infperf(presets={value!r}) must name one or more known presets, e.g. "
+            f"presets=('cpu',) or presets='cpu'; known presets: {', '.join(known)}"
+        )
+    return tuple(names)
 
 
 @pytest.fixture
@@ -269,7 +353,23 @@ def infperf_case(request: pytest.FixtureRequest) -> Any:
 def infperf(request: pytest.FixtureRequest, infperf_case: Any, benchmark: Any) -> InfPerf:
     """Measures this test's cell: ``infperf.benchmark()``."""
     case, spec = infperf_case
-    return InfPerf(request, case, spec, benchmark)
+    return _Cell(request, case, spec, benchmark)
+
+
+class _Cell(InfPerf):
+    """The fixture's object. A call to ``benchmark()`` marks pytest-benchmark's fixture as used even when the cell
+    ends without a measurement (crash, out of memory, timeout, error, a max-batch search, --benchmark-disable):
+    pytest-benchmark would otherwise add "Benchmark fixture was not used at all in this test!" to those cells. A test
+    that never calls it still gets the warning."""
+
+    def __init__(self, request: pytest.FixtureRequest, case: Any, spec: ModelSpec, benchmark: Any) -> None:
+        super().__init__(request, case, spec, benchmark)
+        self._pytest_benchmark = benchmark
+
+    def benchmark(self) -> Any:
+        if not getattr(self._pytest_benchmark, "_mode", None):
+            self._pytest_benchmark._mode = "infperf.benchmark()"  # pytest-benchmark's own "used" mark
+        return super().benchmark()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -284,8 +384,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     try:
         return (yield)
     finally:
-        _write_summary(terminalreporter, config)
+        written = _write_report(config)  # the whole markdown report in one write, before either section prints
+        _write_summary(terminalreporter, config, written)
         _write_outcomes(terminalreporter, config)
+        if written is not None and not config.stash.get(state.RESULTS, []):  # no results section to say so
+            terminalreporter.write_line(f"markdown report written to {written}")
 
 
 def _write_outcomes(tr: Any, config: pytest.Config) -> None:
@@ -294,6 +397,7 @@ def _write_outcomes(tr: Any, config: pytest.Config) -> None:
     found = config.stash.get(state.MAX_BATCH, [])
     results = config.stash.get(state.RESULTS, [])
     concurrency = report_outcomes.concurrency_table(results)
+    logs = [str(folder) for folder in (kept_logs(config),) if folder] + config.stash.get(state.XDIST_LOGS, [])
     if not (outcomes or found or concurrency):
         return
     if found:
@@ -308,15 +412,37 @@ def _write_outcomes(tr: Any, config: pytest.Config) -> None:
         tr.section("infperf cells without a measurement", sep="-", bold=True, red=True)
         for line in report_outcomes.outcome_lines(outcomes):
             tr.write_line(line, red=True)
+        for folder in logs:
+            tr.write_line(f"worker logs kept in {folder} (a cell crashed or timed out)", red=True)
+
+
+def _write_report(config: pytest.Config) -> Path | None:
+    """The markdown report (--infperf-report), composed whole and written once: the results when any cell measured,
+    then the cells without a measurement, the max-batch searches and the concurrency tables. Returns its path."""
     conf = config.stash[state.SETTINGS]
-    if conf.report:
-        path = Path(config.invocation_params.dir, conf.report)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        existing = path.read_text() if path.exists() and results else "# Inference performance\n\n"
-        path.write_text(existing.rstrip("\n") + "\n\n" + report_outcomes.markdown(outcomes, found, results))
+    results = config.stash.get(state.RESULTS, [])
+    outcomes = config.stash.get(state.OUTCOMES, {})
+    found = config.stash.get(state.MAX_BATCH, [])
+    if not conf.report or not (results or outcomes or found):
+        return None
+    machine = config.stash[state.FINGERPRINT].key
+    if results:
+        other = {"cold-start": config.stash.get(state.COLD_VERDICTS, {}),
+                 "memory": config.stash.get(state.MEMORY_VERDICTS, {})}
+        text = report.markdown(results, config.stash.get(state.VERDICTS, {}), machine, conf.reference,
+                               conf.memory_limit_mib, other, outcomes)
+    else:
+        text = f"# Inference performance: {machine}\n"
+    sections = report_outcomes.markdown(outcomes, found, results)
+    if sections:
+        text = text.rstrip("\n") + "\n\n" + sections
+    path = Path(config.invocation_params.dir, conf.report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
 
 
-def _write_summary(tr: Any, config: pytest.Config) -> None:
+def _write_summary(tr: Any, config: pytest.Config, report_path: Path | None = None) -> None:
     results = config.stash.get(state.RESULTS, [])
     verdicts = config.stash.get(state.VERDICTS, {})
     if not results:
@@ -335,18 +461,13 @@ def _write_summary(tr: Any, config: pytest.Config) -> None:
         tr.write_line(f"a worker's results could not be collected: {error}", red=True)
     for line in report.results_table(results, verdicts, conf.reference):
         tr.write_line(line)
-    for line in report.recommendation_lines(results, conf.memory_limit_mib):
+    for line in report.recommendation_lines(results, conf.memory_limit_mib, config.stash.get(state.OUTCOMES, {})):
         tr.write_line(line, bold=True)
     breakdown = report.time_breakdown(results)
     if breakdown:
         tr.write_line(breakdown)
-    if conf.report:
-        path = Path(config.invocation_params.dir, conf.report)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        other = {"cold-start": config.stash.get(state.COLD_VERDICTS, {}),
-                 "memory": config.stash.get(state.MEMORY_VERDICTS, {})}
-        path.write_text(report.markdown(results, verdicts, fp.key, conf.reference, conf.memory_limit_mib, other))
-        tr.write_line(f"markdown report written to {path}")
+    if report_path is not None:
+        tr.write_line(f"markdown report written to {report_path}")
     if conf.plot:
         from . import plots  # matplotlib only when plots are asked for
 
@@ -392,9 +513,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     bs = getattr(config, "_benchmarksession", None)
     if distributed.worker_id(config) is not None:
-        distributed.worker_output(config, bs)
+        distributed.worker_output(config, bs, kept_logs(config))
     elif distributed.is_controller(config):
-        config.stash[state.XDIST_WRITTEN] = distributed.save(config, bs)
+        # interrupted: no baseline, as in _save_complete_sessions_only (which has already said so, here too)
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        config.stash[state.XDIST_WRITTEN] = distributed.save(config, bs, interrupted)
         if config.stash[state.XDIST_ERRORS]:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     verdicts = [

@@ -1,7 +1,8 @@
 """Which configuration to pick, per model and input shape: pure selection over measured cells (no rendering).
 
-Three picks, each among the cells that produced a usable number (a cell whose output check failed, or whose
-outcome says it did not run to the end, is never recommended: a fast but wrong or crashed cell is not a result):
+Three picks, each among the cells that produced a usable number (a cell whose output check failed, or that has an
+outcome in the session, i.e. did not run to the end, is never recommended: a fast but wrong or crashed cell is not a
+result):
 
 - fastest per image: the most images per second, any batch;
 - lowest latency at batch 1: the smallest median time per call among batch-1 cells with one user;
@@ -14,10 +15,13 @@ Ties keep the cell that ran first, so the choice is deterministic.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .results import CellResult
+from .results import CellResult, Outcome
+
+NO_BATCH_1 = "- (no batch-1 cell; add 1 to --infperf-batches)"
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Recommendation:
     memory_limit_mib: float | None = None  # None: no limit asked for
     within_memory: CellResult | None = None  # highest images/s with peak memory <= the limit
     smallest_memory: CellResult | None = None  # the cell with the least known peak memory (when none fits)
+    # what to show instead of lowest_latency when it is None: batch 1 was not selected, or why its cells are unusable
+    latency_missing: str = NO_BATCH_1
 
 
 def _value(get: object) -> float | None:
@@ -47,21 +53,54 @@ def latency_s(result: CellResult) -> float | None:
     return _value(lambda: result.summary.median)
 
 
+def per_image_s(result: CellResult) -> float | None:
+    """Time per image as the results table shows it (CellResult.per_image: 1 / aggregate throughput with users)."""
+    return _value(lambda: result.per_image)
+
+
 def peak_mib(result: CellResult) -> float | None:
     """The cell's peak memory as the gate compares it (the least of its repeats' peaks)."""
     value = result.memory_peak_mib
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def usable(result: CellResult) -> bool:
-    """A cell that measured a real, correct number."""
-    check = getattr(result, "check", None)
-    if check is not None and not check.ok:
+def usable(result: CellResult, outcomes: Mapping[str, Outcome] | None = None) -> bool:
+    """A cell that measured a real, correct number and ran to the end: no outcome (OOM, crash, timeout, error) is
+    recorded for it in ``outcomes``, the session's outcomes by node id (a CellResult has no outcome of its own)."""
+    if result.check is not None and not result.check.ok:
         return False
-    outcome = getattr(result, "outcome", None)  # failed cells (OOM, crash, timeout) may carry one
-    if outcome is not None and str(getattr(outcome, "value", outcome)) not in ("ok", "passed", "measured"):
+    if outcomes and result.nodeid in outcomes:
         return False
     return images_per_s(result) is not None
+
+
+def _why_unusable(result: CellResult, outcomes: Mapping[str, Outcome]) -> str:
+    if result.nodeid in outcomes:
+        return outcomes[result.nodeid].title
+    if result.check is not None and not result.check.ok:
+        return "wrong output"
+    return "no usable time"
+
+
+_BATCH_1 = re.compile(r"-b1(?:-(?P<shape>\d+(?:x\d+)*))?(?:-c(?P<users>\d+))?$")
+
+
+def _batch_1_outcomes(
+    cells: Sequence[CellResult], shape: tuple[int, ...], outcomes: Mapping[str, Outcome]
+) -> list[tuple[str, str]]:
+    """(cell, why) for the batch-1 single-user cells of these cells' tests (and this shape) that ended without a
+    measurement: they have no CellResult, only an outcome."""
+    tests = {c.nodeid.partition("[")[0] for c in cells}
+    measured = {c.nodeid for c in cells}  # named by the caller already
+    out = []
+    for nodeid, outcome in outcomes.items():
+        match = _BATCH_1.search(outcome.cell)
+        if nodeid in measured or nodeid.partition("[")[0] not in tests or outcome.batch != 1 or match is None:
+            continue
+        if int(match["users"] or 1) > 1 or (match["shape"] and match["shape"] != "x".join(map(str, shape))):
+            continue
+        out.append((outcome.cell, outcome.title))
+    return out
 
 
 def _concurrency(result: CellResult) -> int:
@@ -85,15 +124,24 @@ def _best(cells: Sequence[CellResult], key: object, highest: bool) -> CellResult
     return best
 
 
-def recommend(results: Sequence[CellResult], memory_limit_mib: float | None = None) -> list[Recommendation]:
-    """One recommendation per model and input shape, in the order the models first ran."""
+def recommend(
+    results: Sequence[CellResult], memory_limit_mib: float | None = None,
+    outcomes: Mapping[str, Outcome] | None = None,
+) -> list[Recommendation]:
+    """One recommendation per model and input shape, in the order the models first ran. ``outcomes`` (the session's,
+    by node id) keeps cells that did not run to the end out, and says why batch 1 has no pick when it was selected."""
+    outcomes = outcomes or {}
     groups: dict[tuple[str, tuple[int, ...]], list[CellResult]] = {}
     for result in results:
         groups.setdefault((result.model, tuple(result.case.input_shape)), []).append(result)
     out = []
     for (model, shape), cells in groups.items():
-        ok = [c for c in cells if usable(c)]
+        ok = [c for c in cells if usable(c, outcomes)]
         b1 = [c for c in ok if c.case.batch == 1 and _concurrency(c) == 1]
+        tried = [(c.case.id, _why_unusable(c, outcomes)) for c in cells
+                 if c.case.batch == 1 and _concurrency(c) == 1 and not usable(c, outcomes)]
+        tried += _batch_1_outcomes(cells, shape, outcomes)
+        missing = f"none ({'; '.join(f'{cell}: {why}' for cell, why in tried)})" if tried else NO_BATCH_1
         within = smallest = None
         if memory_limit_mib is not None:
             fits = [c for c in ok if _fits(c, memory_limit_mib)]
@@ -104,5 +152,6 @@ def recommend(results: Sequence[CellResult], memory_limit_mib: float | None = No
             fastest=_best(ok, images_per_s, highest=True),
             lowest_latency=_best(b1, latency_s, highest=False),
             memory_limit_mib=memory_limit_mib, within_memory=within, smallest_memory=smallest,
+            latency_missing=missing,
         ))
     return out

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from . import recommend
 from .gate import Status, Verdict
-from .results import CellResult
+from .results import CellResult, Outcome
 
 MISSING = "-"
 
@@ -163,16 +163,17 @@ def _throughput(cell: CellResult) -> str:
     return f"{fmt_time(cell.per_image)}/image, {cell.images_per_s:,.1f} images/s"
 
 
-def recommendation_lines(results: Sequence[CellResult], memory_limit_mib: float | None = None) -> list[str]:
+def recommendation_lines(results: Sequence[CellResult], memory_limit_mib: float | None = None,
+                         outcomes: Mapping[str, Outcome] | None = None) -> list[str]:
     """One line per model (and input shape): fastest per image, lowest latency at batch 1, fastest within the
-    memory limit when one is given."""
+    memory limit when one is given. ``outcomes`` (the session's crashed/OOM/... cells) say why a measured batch-1
+    cell gave no pick."""
     lines = []
-    for rec in recommend.recommend(results, memory_limit_mib):
+    for rec in recommend.recommend(results, memory_limit_mib, outcomes):
         parts = [
             _pick("fastest per image", rec.fastest, _throughput, "none (no cell measured a usable number)"),
             _pick("lowest latency at batch 1", rec.lowest_latency,
-                  lambda c: f"{fmt_time(c.summary.median)} per call",
-                  "- (no batch-1 cell; add 1 to --infperf-batches)"),
+                  lambda c: f"{fmt_time(c.summary.median)} per call", rec.latency_missing),
         ]
         if rec.memory_limit_mib is not None:
             label = f"fastest within {rec.memory_limit_mib:,.0f} MiB"
@@ -201,6 +202,7 @@ def markdown(
     reference: str = "",
     memory_limit_mib: float | None = None,
     other_verdicts: Mapping[str, Mapping[str, Verdict]] | None = None,
+    outcomes: Mapping[str, Outcome] | None = None,
 ) -> str:
     """The results as a markdown document for job summaries and PR comments: regressions first (time, then the
     ``other_verdicts`` kinds such as cold-start and memory), the recommendations, then the table with regressed
@@ -220,7 +222,7 @@ def markdown(
     flagged += [f"- **unstable**: {v.message()}" for v in verdicts.values() if v.status is Status.UNSTABLE]
     if flagged:
         lines += [*flagged, ""]
-    recs = recommendation_lines(results, memory_limit_mib)
+    recs = recommendation_lines(results, memory_limit_mib, outcomes)
     if recs:
         lines += [f"- {line}" for line in recs] + [""]
     headers, rows = table_rows(results, verdicts, reference)

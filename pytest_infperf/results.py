@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -16,6 +17,25 @@ from .memory import MemoryStats
 from .stats import Summary
 from .timing import Timing
 
+LEAK_NOTE_MIB = 64.0  # memory still held after a cell was released beyond this is noted: it would skew the next cell
+
+
+def strict_json(data: dict[str, object]) -> dict[str, object]:
+    """``data`` with every NaN or infinite float replaced by None, through nested dicts, lists and tuples: the last
+    guard of what we write. github-action-benchmark and Bencher parse strict JSON and reject the whole file on a NaN or
+    an Infinity, which Python's json writes by default. Figures should be finite (or None) where they are computed."""
+    return {key: _finite(value) for key, value in data.items()}
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return strict_json(value)
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
 
 @dataclass(frozen=True)
 class ColdStart:
@@ -26,15 +46,31 @@ class ColdStart:
 
 @dataclass(frozen=True)
 class OutputCheck:
-    """The cell's output against an fp32 reference on the same input: max |out - ref| / max |ref|."""
+    """The cell's output against an fp32 reference on the same input: max |out - ref| / max |ref|. An output (or a
+    reference) with NaN or inf in it has no meaningful error: ``max_rel_error`` is None and ``nonfinite`` says why."""
 
-    reference: str
-    max_rel_error: float
+    reference: str  # what computed the reference, e.g. "torch fp32" or "onnxruntime fp32"
+    max_rel_error: float | None
     tolerance: float
+    nonfinite: str = ""  # e.g. "output contains NaN", "output contains inf", "reference contains NaN"
 
     @property
     def ok(self) -> bool:
-        return self.max_rel_error <= self.tolerance
+        return not self.nonfinite and self.max_rel_error is not None and self.max_rel_error <= self.tolerance
+
+    def problem(self) -> str:
+        """What is wrong with the output, for the cell's failure message (empty when nothing is)."""
+        if self.ok:
+            return ""
+        if self.nonfinite.startswith("reference"):
+            return f"the {self.reference} {self.nonfinite}"
+        if self.nonfinite:
+            return self.nonfinite
+        return (f"output differs from the {self.reference} reference: max relative error {self.max_rel_error:.3g} > "
+                f"{self.tolerance:g}")
+
+    def to_json(self) -> dict[str, object]:
+        return {**asdict(self), "ok": self.ok}
 
 
 @dataclass(frozen=True)
@@ -46,8 +82,9 @@ class Diagnosis:
     launch_bound: bool
 
     @property
-    def ratio(self) -> float:
-        return self.host_enqueue_s / self.device_s if self.device_s > 0 else float("inf")
+    def ratio(self) -> float | None:
+        """Host enqueue time over device time; None when no device time was measured (no finite ratio exists)."""
+        return self.host_enqueue_s / self.device_s if self.device_s > 0 else None
 
 
 def _throttled_at_ends(before: dict[str, object], after: dict[str, object]) -> str:
@@ -111,7 +148,7 @@ class Repeat:
 
     def to_json(self) -> dict[str, object]:
         summary = stats.summarize(self.timing.samples)
-        return {
+        return strict_json({
             "index": self.index,
             "worker": self.worker,
             "started_at": self.started_at,
@@ -130,7 +167,7 @@ class Repeat:
             "throttled": self.throttled,
             "power_capped": self.power_capped,
             "diagnosis": asdict(self.diagnosis) | {"ratio": self.diagnosis.ratio} if self.diagnosis else None,
-        }
+        })
 
 
 CACHED_PHASES = ("export_s", "quantize_s")  # load phases that depend on on-disk caches, not on the code under test
@@ -187,10 +224,10 @@ class Outcome:
         return f"{text}: {self.message}"
 
     def to_json(self) -> dict[str, object]:
-        return {
+        return strict_json({
             "status": self.status, "cell": self.cell, "message": self.message, "batch": self.batch,
             "exit_signal": self.exit_signal, "log_tail": list(self.log_tail), "memory": dict(self.memory),
-        }
+        })
 
 
 @dataclass(frozen=True)
@@ -213,6 +250,7 @@ class CellResult:
     # Every independent measurement of the cell. ``timing``/``summary`` are the fastest steady repeat's (the
     # statistic the gate compares, stats.run_estimate), ``cold`` the repeat with the least cold start.
     repeats: tuple[Repeat, ...] = ()
+    timer: str = ""  # what timed the samples: "cuda-events" or a host clock such as "time.perf_counter"
 
     @property
     def notes(self) -> list[str]:
@@ -221,7 +259,7 @@ class CellResult:
             out.append("launch-bound")
         if self.check is not None and not self.check.ok:
             out.append("WRONG OUTPUT")
-        if self.memory is not None and (self.memory.leaked_mib or 0.0) > 64.0:
+        if self.memory is not None and (self.memory.leaked_mib or 0.0) > LEAK_NOTE_MIB:
             out.append(f"{self.memory.leaked_mib:.0f} MiB held after release")
         if not self.timing.warmup_settled:
             out.append("warm-up unsettled")
@@ -275,8 +313,8 @@ class CellResult:
         return self.flops_per_image * self.images_per_s / 1e12
 
     def to_json(self) -> dict[str, object]:
-        """The ``extra_info["infperf"]`` entry stored with the cell in pytest-benchmark's JSON."""
-        return {
+        """The ``extra_info["infperf"]`` entry stored with the cell in pytest-benchmark's JSON (strict JSON)."""
+        return strict_json({
             "model": self.model,
             "cell": self.case.id,
             "backend": self.case.backend,
@@ -301,14 +339,14 @@ class CellResult:
             },
             "versions": dict(self.versions),
             "details": dict(self.details),
-            "output_check": asdict(self.check) | {"ok": self.check.ok} if self.check else None,
+            "output_check": self.check.to_json() if self.check else None,
             "diagnosis": asdict(self.diagnosis) | {"ratio": self.diagnosis.ratio} if self.diagnosis else None,
             "device_state": {"start": dict(self.device_before), "end": dict(self.device_after)},
             "memory": asdict(self.memory) | {"peak_mib": self.memory.peak_mib} if self.memory else None,
             "concurrency": asdict(self.concurrency) | {"users": self.case.concurrency} if self.concurrency else None,
             "notes": self.notes,
             "repeats": [r.to_json() for r in self.repeats],
-        }
+        })
 
 
 def combine(cell: CellResult, repeats: Sequence[Repeat]) -> CellResult:

@@ -50,13 +50,40 @@ def random_inputs(case: Case, seed: int) -> np.ndarray:
     return out
 
 
+def _nonfinite(what: str, values: np.ndarray) -> str:
+    """E.g. "output contains NaN" (or inf, or both) when ``values`` hold any; empty when every value is finite."""
+    found = [name for name, test in (("NaN", np.isnan), ("inf", np.isinf)) if np.any(test(values))]
+    return f"{what} contains {' and '.join(found)}" if found else ""
+
+
 def check_output(output: np.ndarray, reference: np.ndarray, precision: str, name: str) -> OutputCheck:
+    """The output's error against ``reference`` (computed by ``name``, e.g. "torch fp32"). A NaN or inf in either has
+    no finite error: the check fails and says which (an error of inf or nan would also be invalid JSON)."""
+    tolerance = TOLERANCES.get(precision, 1e-2)
     out = np.asarray(output, dtype=np.float64).reshape(reference.shape)
+    nonfinite = _nonfinite("output", out) or _nonfinite("reference", np.asarray(reference))
+    if nonfinite:
+        return OutputCheck(reference=name, max_rel_error=None, tolerance=tolerance, nonfinite=nonfinite)
     scale = float(np.max(np.abs(reference))) or 1.0
     error = float(np.max(np.abs(out - reference))) / scale if out.size else 0.0
-    if not np.all(np.isfinite(out)):
-        error = float("inf")
-    return OutputCheck(reference=name, max_rel_error=error, tolerance=TOLERANCES.get(precision, 1e-2))
+    return OutputCheck(reference=name, max_rel_error=error, tolerance=tolerance)
+
+
+def reference_name(source: ModelSource) -> str:
+    """What computes the fp32 reference (`ModelSource.reference_output`): torch for a torch model, onnxruntime for an
+    .onnx file."""
+    return "torch fp32" if source.is_torch else "onnxruntime fp32"
+
+
+def timer_name(timer: object, concurrent: bool) -> str:
+    """What timed a cell's samples, as pytest-benchmark's ``options.timer`` shows it: "cuda-events" for a CUDA-event
+    timer (they keep the host's enqueue time beside the device time), else the host clock, e.g. "time.perf_counter".
+    Concurrent users are timed per request on the host clock (`measure_concurrent`)."""
+    if hasattr(timer, "host_enqueue") and not concurrent:
+        return "cuda-events"
+    clock = getattr(timer, "clock", time.perf_counter)
+    name = getattr(clock, "__qualname__", None) or type(clock).__qualname__
+    return f"{getattr(clock, '__module__', None) or type(clock).__module__}.{name}"
 
 
 DIAGNOSIS_MIN_CALLS = 10
@@ -237,7 +264,7 @@ def run_cell(
         check = None
         if reference is not None:
             n = min(case.batch, CHECK_SAMPLES)  # the reference runs on the CPU: a large batch would take minutes
-            check = check_output(first.output()[:n], reference(inputs[:n]), case.precision, "torch fp32")
+            check = check_output(first.output()[:n], reference(inputs[:n]), case.precision, reference_name(source))
         phases = tuple(sorted(getattr(first, "phases", {}).items()))
         details = tuple(sorted(getattr(first, "details", {}).items()))
     first = sessions = session = None  # closed; drop the last references before checking the release
@@ -268,6 +295,7 @@ def run_cell(
         flops_per_image=flops_per_image(source, case.input_shape),
         concurrency=concurrent,
         repeats=(repeat,),
+        timer=timer_name(timer, concurrent=case.concurrency > 1),
     )
 
 

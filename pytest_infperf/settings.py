@@ -66,7 +66,8 @@ INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("memory_threshold_mib", "MiB of growth of a cell's peak memory that counts (with --infperf-memory-threshold)",
      "64"),
     ("memory", "sample memory per cell (RSS; NVML and torch's allocator on a GPU): on, off", "on"),
-    ("check_outputs", "compare each cell's output with an fp32 torch reference: on, off", "on"),
+    ("check_outputs", "compare each cell's output with an fp32 reference (torch; onnxruntime for .onnx models): "
+                      "on, off", "on"),
     ("trt_workspace_mib", "TensorRT family: builder workspace limit in MiB (tensorrt: MemoryPoolType.WORKSPACE, "
      "onnxruntime-trt: trt_max_workspace_size, torch-tensorrt: workspace_size): default (the library's) or an "
      "integer", "default"),

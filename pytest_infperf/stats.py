@@ -34,11 +34,28 @@ class Summary:
         return self.iqr / self.median if self.median > 0 else math.inf
 
 
+def quartiles(samples: Sequence[float]) -> tuple[float, float]:
+    """Q1 and Q3 exactly as pytest-benchmark's ``Stats.q1``/``q3`` compute them (Wikipedia's "Computing methods":
+    method 3 for an odd number of samples, method 2, the medians of the lower and upper halves, for an even one),
+    so that our summary and the ``stats`` of the same cell in its JSON never disagree."""
+    data = sorted(float(x) for x in samples)
+    n = len(data)
+    if n == 1:
+        return data[0], data[0]
+    if n % 2 == 0:
+        return float(np.median(data[: n // 2])), float(np.median(data[n // 2 :]))
+    k, r = divmod(n, 4)
+    if r == 1:
+        return 0.25 * data[k - 1] + 0.75 * data[k], 0.75 * data[3 * k] + 0.25 * data[3 * k + 1]
+    return 0.75 * data[k] + 0.25 * data[k + 1], 0.25 * data[3 * k + 1] + 0.75 * data[3 * k + 2]
+
+
 def summarize(samples: Sequence[float]) -> Summary:
     data = np.asarray(samples, dtype=float)
     if data.size == 0:
         raise ValueError("summarize() needs at least one sample")
-    q1, med, q3, p90, p99 = np.percentile(data, [25, 50, 75, 90, 99])
+    med, p90, p99 = np.percentile(data, [50, 90, 99])
+    q1, q3 = quartiles(samples)
     return Summary(
         n=int(data.size),
         median=float(med),

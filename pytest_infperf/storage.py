@@ -218,7 +218,7 @@ def install(bench_session: Any) -> None:
             storage.path, logger=storage.logger, default_machine_id=storage.default_machine_id
         )
     handle = getattr(bench_session, "json", None)
-    path = _regular_file_behind(handle)
+    path = regular_file_behind(handle)
     if path is None:
         return
 
@@ -230,7 +230,7 @@ def install(bench_session: Any) -> None:
     bench_session.save_json = save_json
 
 
-def _regular_file_behind(handle: Any) -> Path | None:
+def regular_file_behind(handle: Any) -> Path | None:
     """The path of the regular file ``handle`` writes to, or None (stdout, a pipe, a path that moved since)."""
     name = getattr(handle, "name", None)
     if not isinstance(name, str):

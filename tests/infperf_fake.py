@@ -8,6 +8,10 @@ Failures on demand, for the isolation tests: INFPERF_FAKE_CRASH = abort | segv |
 whose batch is INFPERF_FAKE_CRASH_BATCH (default: every cell), during ``run`` (abort, segv, hang) or ``load`` (oom:
 the error text torch raises; exhaust: a real host allocation beyond an address-space limit). INFPERF_FAKE_OOM_ABOVE=N
 raises torch's out-of-memory error at load for batches above N (the max-batch search's device limit).
+
+Outputs on demand, for the output check (``-o infperf_check_outputs=on``): the reference is all ones and so is the
+output, unless INFPERF_FAKE_OUTPUT = nan | inf | wrong (one NaN, one inf, or every value doubled) in the cells whose
+batch is INFPERF_FAKE_OUTPUT_BATCH (default: every cell).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class FakeSession:
     buffer: object = None
 
     crash: str = ""
+    batch: int = 1
+    wrong: str = ""  # INFPERF_FAKE_OUTPUT for this cell
 
     def run(self) -> object:
         self.calls += 1
@@ -59,7 +65,14 @@ class FakeSession:
         return SyncedClockTimer(clock=CLOCK, sync=self.synchronize)
 
     def output(self) -> np.ndarray:
-        return np.zeros(1, dtype=np.float32)
+        out = np.ones((self.batch, 4), dtype=np.float32)
+        if self.wrong == "nan":
+            out[0, 0] = np.nan
+        elif self.wrong == "inf":
+            out[0, 0] = np.inf
+        elif self.wrong == "wrong":
+            out *= 2
+        return out
 
     def close(self) -> None:
         self.closed = True
@@ -97,6 +110,10 @@ def _crash(kind: str) -> None:
     print(f"unknown INFPERF_FAKE_CRASH={kind}", file=sys.stderr)
 
 
+def reference_output(inputs: np.ndarray) -> np.ndarray:
+    return np.ones((len(inputs), 4))
+
+
 class FakeBackend:
     name = "fake"
 
@@ -108,7 +125,7 @@ class FakeBackend:
         return None
 
     def prepare(self, source):
-        return None
+        source.reference_output = reference_output  # the fake model is no torch module: its reference is all ones
 
     def load(self, case, source, inputs, cache_dir):
         from pytest_infperf import progress
@@ -124,7 +141,7 @@ class FakeBackend:
         above = os.environ.get("INFPERF_FAKE_OOM_ABOVE", "")
         if above and case.batch > int(above):
             raise RuntimeError(f"CUDA out of memory. Tried to allocate {case.batch} MiB at batch {case.batch}")
-        params = source.factory()
+        params = source.factory() if source.factory is not None else {}  # an .onnx source has no factory
         slowdown = float(os.environ.get("INFPERF_FAKE_SLOWDOWN", "1"))
         run = int(os.environ.get("INFPERF_FAKE_RUN", "0"))
         run_sigma = float(os.environ.get("INFPERF_FAKE_RUN_SIGMA", "0.02"))
@@ -144,7 +161,12 @@ class FakeBackend:
         if slow:
             offset *= float(os.environ.get("INFPERF_FAKE_SLOW_FACTOR", "1.7"))
         cost = params.get("ms", 10.0) / 1e3 * case.batch * slowdown * offset
-        session = FakeSession(cost=cost, jitter=params.get("jitter", 0.03), rng=rng, crash=crash)
+        wrong = os.environ.get("INFPERF_FAKE_OUTPUT", "")
+        only = os.environ.get("INFPERF_FAKE_OUTPUT_BATCH", "")
+        if only and int(only) != case.batch:
+            wrong = ""
+        session = FakeSession(cost=cost, jitter=params.get("jitter", 0.03), rng=rng, crash=crash, batch=case.batch,
+                              wrong=wrong)
         alloc = int(float(os.environ.get("INFPERF_FAKE_ALLOC_MIB", "0")) * 2**20)
         session.buffer = np.ones(alloc, dtype=np.uint8)  # touched pages: real resident memory for the sampler
         return session

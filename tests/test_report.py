@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import sys
 from pathlib import Path
@@ -159,6 +160,20 @@ def test_a_cell_missing_fields_renders_dashes_not_an_error():
 def test_concurrency_adds_a_users_column():
     headers, rows = report.table_rows([cell("torch", 1, 1.0), cell("torch", 1, 1.0, concurrency=4)], {})
     assert headers[5] == "users" and [r[5] for r in rows] == ["1", "4"]
+
+
+def test_the_leak_note_uses_one_threshold(monkeypatch):
+    from pytest_infperf import results
+
+    def leaked(mib: float) -> CellResult:
+        held = cell("torch", 1, 1.0, mib=200.0)
+        return dataclasses.replace(held, memory=dataclasses.replace(held.memory, leaked_mib=mib))
+
+    limit = results.LEAK_NOTE_MIB
+    assert f"{limit + 1:.0f} MiB held after release" in leaked(limit + 1).notes
+    assert not any("held after release" in n for n in leaked(limit).notes)
+    monkeypatch.setattr(results, "LEAK_NOTE_MIB", limit + 10)
+    assert not any("held after release" in n for n in leaked(limit + 1).notes)
 
 
 def test_flops_format():
