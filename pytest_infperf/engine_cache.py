@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .atomic import write_bytes
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
 
@@ -44,22 +44,9 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:40]
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write beside the target and rename: a reader (or a concurrent session) sees no file or the whole file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_key_file(path: Path, parts: dict[str, Any]) -> None:
     """The parts of a key in readable form next to the artifact, so a cache folder explains itself."""
-    atomic_write_bytes(path, (json.dumps(parts, sort_keys=True, indent=1, default=str) + "\n").encode())
+    write_bytes(path, (json.dumps(parts, sort_keys=True, indent=1, default=str) + "\n").encode())
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -139,7 +126,7 @@ class TimingCacheFile:
 
     def save(self, data: bytes) -> None:
         if data:
-            atomic_write_bytes(self.path, data)
+            write_bytes(self.path, data)
 
 
 def gpu_identity(device: str) -> dict[str, str]:

@@ -6,13 +6,12 @@ import hashlib
 import importlib
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import progress
+from . import atomic, progress
 from .errors import ModelError
 
 ONNX_OPSET = 17
@@ -236,17 +235,14 @@ def export_onnx(module: Any, input_shape: tuple[int, ...], precision: str, path:
     model = copy.deepcopy(module).to(dtype=dtype).eval()
     example = torch.randn(2, *input_shape).to(dtype)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        with atomic.replacing(path, suffix=".onnx") as tmp, warnings.catch_warnings(), \
+                torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                model, (example,), tmp, input_names=["input"], output_names=["output"],
+                model, (example,), str(tmp), input_names=["input"], output_names=["output"],
                 dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=ONNX_OPSET,
                 dynamo=False,
             )
-        os.replace(tmp, path)
     except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ModelError(f"ONNX export of {type(module).__name__} failed: {type(exc).__name__}: {exc}") from exc

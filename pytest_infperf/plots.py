@@ -63,7 +63,7 @@ def _series_key(r: CellResult, shapes: bool, users: bool) -> tuple[str, ...]:
     if shapes:
         key += ("x".join(map(str, r.case.input_shape)),)
     if users:
-        key += (f"{int(getattr(r.case, 'concurrency', 1) or 1)} users",)
+        key += (f"{r.case.concurrency} users",)
     return key
 
 
@@ -74,14 +74,14 @@ def _legend_title(cells: Sequence[CellResult]) -> str:
     title = "backend device precision"
     if len({tuple(r.case.input_shape) for r in cells}) > 1:
         title += " shape"
-    if len({int(getattr(r.case, "concurrency", 1) or 1) for r in cells}) > 1:
+    if len({r.case.concurrency for r in cells}) > 1:
         title += " users"
     return title
 
 
 def _series(cells: Sequence[CellResult], value: Any, spread: Any = None) -> dict[tuple[str, ...], list[Point]]:
     shapes = len({tuple(r.case.input_shape) for r in cells}) > 1
-    users = len({int(getattr(r.case, "concurrency", 1) or 1) for r in cells}) > 1
+    users = len({r.case.concurrency for r in cells}) > 1
     out: dict[tuple[str, ...], list[Point]] = {}
     for r in cells:
         y = value(r)
@@ -164,12 +164,9 @@ def _per_image(r: CellResult) -> float | None:
 
 
 def _per_image_iqr(r: CellResult) -> tuple[float, float] | None:
-    if getattr(r, "concurrency", None) is not None:
+    if r.concurrency is not None:
         return None  # several users: time per image comes from throughput, the rounds' spread is latency
-    try:
-        return r.summary.q1 / r.case.batch, r.summary.q3 / r.case.batch
-    except (AttributeError, TypeError, ZeroDivisionError):
-        return None
+    return r.summary.q1 / r.case.batch, r.summary.q3 / r.case.batch
 
 
 def time_per_image_plot(model: str, cells: Sequence[CellResult], machine: str, path: Path) -> Path | None:
@@ -193,9 +190,9 @@ def memory_plot(model: str, cells: Sequence[CellResult], machine: str, path: Pat
 
 def _memory_kind(r: CellResult) -> str:
     memory = r.memory
-    if getattr(memory, "process_peak_mib", None) is not None:
+    if memory is not None and memory.process_peak_mib is not None:
         return "process on device"
-    if getattr(memory, "device_peak_mib", None) is not None:
+    if memory is not None and memory.device_peak_mib is not None:
         return "device"
     return "RSS growth"
 

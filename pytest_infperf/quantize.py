@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from . import progress
-from .engine_cache import atomic_write_bytes, cache_key, file_digest
+from .atomic import write_bytes
+from .engine_cache import cache_key, file_digest
 
 CALIBRATION_BATCHES = 8
 CALIBRATION_BATCH = 8
@@ -138,7 +139,7 @@ def quantize_qdq(fp32_path: Path, out_path: Path, input_shape: tuple[int, ...], 
             )
         finally:
             quiet.setLevel(level)
-        atomic_write_bytes(out_path, target.read_bytes())
+        write_bytes(out_path, target.read_bytes())
 
 
 def has_qdq(model_path: Path) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .results import CellResult, Outcome
@@ -37,11 +37,10 @@ class Recommendation:
     latency_missing: str = NO_BATCH_1
 
 
-def _value(get: object) -> float | None:
-    try:
-        value = float(get())  # type: ignore[operator]
-    except (AttributeError, TypeError, ValueError, ZeroDivisionError):
-        return None
+def _value(get: Callable[[], float]) -> float | None:
+    """A figure the cell measured, or None where it is not a usable number (non-finite, zero). A cell that lacks the
+    field is a bug upstream and raises: a recommendation must not hide it."""
+    value = float(get())
     return value if math.isfinite(value) and value > 0 else None
 
 
@@ -104,7 +103,7 @@ def _batch_1_outcomes(
 
 
 def _concurrency(result: CellResult) -> int:
-    return int(getattr(result.case, "concurrency", 1) or 1)
+    return result.case.concurrency
 
 
 def _fits(result: CellResult, limit_mib: float) -> bool:

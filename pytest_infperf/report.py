@@ -53,14 +53,6 @@ def fmt_mib(mib: float | None) -> str:
     return MISSING if mib is None or not math.isfinite(mib) else f"{mib:,.1f} MiB"
 
 
-def _safe(render: Callable[[], str]) -> str:
-    """A field the cell does not have renders as "-" instead of breaking the whole summary."""
-    try:
-        return render()
-    except (AttributeError, TypeError, ValueError, ZeroDivisionError, KeyError):
-        return MISSING
-
-
 def _shape(r: CellResult) -> str:
     return "x".join(map(str, r.case.batch_shape))
 
@@ -73,12 +65,8 @@ def speedups(results: Sequence[CellResult], reference: str) -> dict[str, float]:
     out = {}
     for r in results:
         ref = refs.get(r.model)
-        if ref is None:
-            continue
-        try:
+        if ref is not None and r.per_image > 0:
             out[r.nodeid] = ref.per_image / r.per_image
-        except (AttributeError, TypeError, ZeroDivisionError):
-            continue
     return out
 
 
@@ -88,7 +76,7 @@ _LEFT = {"model", "backend", "device", "precision", "shape", "verdict", "notes"}
 def table_rows(
     results: Sequence[CellResult], verdicts: Mapping[str, Verdict], reference: str = ""
 ) -> tuple[list[str], list[list[str]]]:
-    users = any(int(getattr(r.case, "concurrency", 1) or 1) > 1 for r in results)
+    users = any(r.case.concurrency > 1 for r in results)
     headers = ["model", "backend", "device", "precision", "shape"]
     if users:
         headers.append("users")
@@ -103,21 +91,18 @@ def table_rows(
     headers += ["IQR", "rounds", "first call", "load", "notes"]
     rows = []
     for r in results:
-        row = [r.model, r.case.backend, r.case.device, r.case.precision, _safe(lambda r=r: _shape(r))]
+        row = [r.model, r.case.backend, r.case.device, r.case.precision, _shape(r)]
         if users:
-            row.append(_safe(lambda r=r: str(int(getattr(r.case, "concurrency", 1) or 1))))
+            row.append(str(r.case.concurrency))
         row += [
-            _safe(lambda r=r: fmt_time(r.summary.median)),
-            _safe(lambda r=r: fmt_time(r.per_image)),
-            _safe(lambda r=r: f"{r.images_per_s:,.1f}"),
-            _safe(lambda r=r: fmt_mib(recommend.peak_mib(r)) if recommend.peak_mib(r) is not None else MISSING),
+            fmt_time(r.summary.median),
+            fmt_time(r.per_image),
+            f"{r.images_per_s:,.1f}",
+            fmt_mib(recommend.peak_mib(r)),
         ]
         if reference:
             row.append(f"{speed[r.nodeid]:.2f}x" if r.nodeid in speed else MISSING)
-        row += [
-            _safe(lambda r=r: fmt_flops(r.flops_per_image)),
-            _safe(lambda r=r: fmt_tflops(r.tflops_per_s)),
-        ]
+        row += [fmt_flops(r.flops_per_image), fmt_tflops(r.tflops_per_s)]
         if compare:
             v = verdicts.get(r.nodeid)
             row += [
@@ -127,11 +112,11 @@ def table_rows(
                 v.status.value if v else MISSING,
             ]
         row += [
-            _safe(lambda r=r: f"{r.summary.rel_iqr:.1%}"),
-            _safe(lambda r=r: f"{r.summary.n}x{r.timing.block_size}"),
-            _safe(lambda r=r: fmt_time(r.cold.first_call_s)),
-            _safe(lambda r=r: fmt_time(r.cold.load_s)),
-            _safe(lambda r=r: "; ".join(r.notes)),
+            f"{r.summary.rel_iqr:.1%}",
+            f"{r.summary.n}x{r.timing.block_size}",
+            fmt_time(r.cold.first_call_s),
+            fmt_time(r.cold.load_s),
+            "; ".join(r.notes),
         ]
         rows.append(row)
     return headers, rows
@@ -156,7 +141,7 @@ def results_table(results: Sequence[CellResult], verdicts: Mapping[str, Verdict]
 def _pick(label: str, cell: CellResult | None, detail: Callable[[CellResult], str], missing: str) -> str:
     if cell is None:
         return f"{label}: {missing}"
-    return f"{label}: {cell.case.id} ({_safe(lambda: detail(cell))})"
+    return f"{label}: {cell.case.id} ({detail(cell)})"
 
 
 def _throughput(cell: CellResult) -> str:

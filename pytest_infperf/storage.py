@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,8 @@ from typing import Any
 from pytest_benchmark.storage.file import FileStorage
 from pytest_benchmark.utils import safe_dumps
 
+from .atomic import TEMP_MARK, fsync_dir, unlink_quietly, write_temp
+from .atomic import write_bytes as atomic_write
 from .errors import InfperfError
 
 try:
@@ -35,7 +36,6 @@ except ImportError:  # Windows: numbers are claimed with O_EXCL files instead
 
 LOCK_NAME = ".infperf-save.lock"
 CLAIM_PREFIX = ".infperf-claim-"
-TEMP_MARK = ".tmp-"
 STALE_AFTER_S = 3600.0  # a writer holds a temporary or claim file for well under a second
 MAX_NUMBER = 9999  # pytest-benchmark's globs match four digits only
 _NUMBERED = re.compile(r"^(\d{4})_.*\.json$")
@@ -44,67 +44,6 @@ _NUMBERED = re.compile(r"^(\d{4})_.*\.json$")
 def is_temporary(name: str) -> bool:
     """A file of ours that is not (or not yet) a result: in-flight or abandoned temporary files and claims."""
     return name.startswith(".") and (TEMP_MARK in name or name.startswith(CLAIM_PREFIX))
-
-
-def _temp_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename or link in ``folder`` durable. Best effort: Windows cannot open a folder."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _unlink(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
-def write_temp(target: Path, data: bytes, mode: int | None = None) -> Path:
-    """Write ``data`` to a new temporary file beside ``target`` and fsync it; returns its path."""
-    tmp = _temp_path(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        try:
-            if mode is not None and hasattr(os, "fchmod"):
-                os.fchmod(fd, mode)
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except BaseException:
-        _unlink(tmp)
-        raise
-    return tmp
-
-
-def atomic_write(target: Path, data: bytes) -> None:
-    """Create or replace ``target`` with ``data`` in one step (for user-chosen paths such as --benchmark-json)."""
-    try:
-        mode: int | None = os.stat(target).st_mode & 0o7777
-    except OSError:
-        mode = None
-    tmp = write_temp(target, data, mode)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        _unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
 
 
 def remove_stale(folder: Path, now: float | None = None) -> list[Path]:
@@ -152,7 +91,7 @@ def _claim(folder: Path, number: int) -> Path | None:
         return None
     # A writer publishes before it drops its claim, so a number published while we looked is visible now.
     if number in used_numbers(folder):
-        _unlink(claim)
+        unlink_quietly(claim)
         return None
     return claim
 
@@ -168,7 +107,7 @@ def _publish(tmp: Path, target: Path) -> bool:
             return False
         os.replace(tmp, target)
         return True
-    _unlink(tmp)
+    unlink_quietly(tmp)
     return True
 
 
@@ -182,11 +121,11 @@ def publish_numbered(tmp: Path, folder: Path, name: str) -> Path:
                 target = folder / f"{number:04d}_{name}.json"
                 try:
                     if _publish(tmp, target):
-                        _fsync_dir(folder)
+                        fsync_dir(folder)
                         return target
                 finally:
                     if claim is not None:
-                        _unlink(claim)
+                        unlink_quietly(claim)
             number += 1
     raise InfperfError(
         f"{folder}: run numbers are used up to {MAX_NUMBER:04d}; move old runs out of this folder (they are "
@@ -205,7 +144,7 @@ class AtomicFileStorage(FileStorage):
         try:
             target = publish_numbered(tmp, folder, save)
         except BaseException:
-            _unlink(tmp)
+            unlink_quietly(tmp)
             raise
         self.logger.info(f"Saved benchmark data in: {target}")
 

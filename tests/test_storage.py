@@ -128,7 +128,7 @@ def test_without_hard_links_a_save_still_never_replaces(tmp_path, monkeypatch):
 _CHILD = r"""
 import json, os, sys, time
 from pathlib import Path
-from pytest_infperf import storage
+from pytest_infperf import atomic, storage
 
 class Log:
     def info(self, text, **kwargs):
@@ -149,7 +149,7 @@ payload = json.loads(Path(source).read_text())
 for bench in payload["benchmarks"]:
     bench["stats"]["data"] = bench["stats"]["data"] * 2000  # a baseline of a few MB
 if where == "write":
-    storage._write_all = stop_half_way
+    atomic._write_all = stop_half_way  # the one writer of temporary files (pytest_infperf.atomic)
 else:
     storage._publish = stop_holding_the_lock
 storage.AtomicFileStorage(root, logger=Log(), default_machine_id=machine).save(payload, "killed")

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu, progress
+from ..atomic import write_bytes
 from ..engine_cache import (
     ShapeProfile,
     TimingCacheFile,
-    atomic_write_bytes,
     cache_key,
     file_digest,
     gpu_identity,
@@ -350,7 +350,7 @@ class TensorRTBackend:
             start = time.perf_counter()
             blob, info = build_serialized_engine(trt, logger, plan, TimingCacheFile(folder, gpu_id, version))
             phases["build_s"] = time.perf_counter() - start
-            atomic_write_bytes(engine_path, blob)
+            write_bytes(engine_path, blob)
             write_key_file(engine_path.with_suffix(".json"), parts)
             details.setdefault("engine_cache", "miss (built)")
             details.update(info)

@@ -15,13 +15,11 @@ the torch backend's (TorchSession, CUDA events). None of this has run on real ha
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import gpu, progress
+from .. import atomic, gpu, progress
 from ..engine_cache import cache_key, gpu_identity, parse_version, slug, write_key_file
 from .torch_backend import TorchSession
 
@@ -125,14 +123,8 @@ class TorchTensorRTBackend:
                 )
             phases["build_s"] = time.perf_counter() - start
             start = time.perf_counter()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".ep", dir=path.parent)
-            os.close(fd)
-            try:
-                torch_tensorrt.save(compiled, tmp, output_format="exported_program", arg_inputs=[x])
-                os.replace(tmp, path)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            with atomic.replacing(path, suffix=".ep") as tmp:
+                torch_tensorrt.save(compiled, str(tmp), output_format="exported_program", arg_inputs=[x])
             write_key_file(path.with_suffix(".json"), parts)
             phases["save_s"] = time.perf_counter() - start
             del compiled, model
