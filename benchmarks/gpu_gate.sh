@@ -21,6 +21,15 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.g
 keep=/tmp/infperf-gate
 start=$(date +%s)
 cal() { python3 benchmarks/calibrate_gate.py --keep "$OUT/json" "$@" 2>&1 | grep -E "^\| |regression:|exited"; }
+# A/A compares of the default suite against the baselines in STORAGE, labelled PREFIX1-, PREFIX2-, ... from FIRST on,
+# while the call's BUDGET (s) leaves room for one more session (PER seconds)
+aa_while_budget() {  # BUDGET PER STORAGE PREFIX FIRST
+  local i=$5
+  while [ $(( $(date +%s) - start + $2 )) -lt "$1" ]; do
+    timeout $(( $1 - ($(date +%s) - start) )) bash -c "$(declare -f cal); OUT=$OUT cal --suite perf_tests \
+      --baseline-runs 0 --aa-runs 1 --slowdowns '' --storage $3 --label $4$i-" ; i=$((i + 1))
+  done
+}
 case "${1:-aa}" in
 aa)
   budget=${2:-560}
@@ -33,21 +42,13 @@ aa)
   if [ ! -d "$keep/suite/$fp" ]; then
     timeout 300 bash -c "$(declare -f cal); cal --suite perf_tests --baseline-runs 1 --aa-runs 0 --slowdowns '' --storage $keep/suite --label s-"
   fi
-  i=1
-  while [ $(( $(date +%s) - start + ${PER:-200} )) -lt "$budget" ]; do
-    timeout $(( budget - ($(date +%s) - start) )) bash -c "$(declare -f cal); OUT=$OUT cal --suite perf_tests \
-      --baseline-runs 0 --aa-runs 1 --slowdowns '' --storage $keep/suite --label a$i-" ; i=$((i + 1))
-  done
+  aa_while_budget "$budget" "${PER:-200}" "$keep/suite" a 1
   ;;
 warm)
   budget=${2:-560}
   cal --suite perf_tests --baseline-runs 1 --aa-runs 1 --aa-args "--infperf-threshold=3" --slowdowns '' \
     --storage $keep/warm --label w-
-  i=2
-  while [ $(( $(date +%s) - start + ${PER:-180} )) -lt "$budget" ]; do
-    timeout $(( budget - ($(date +%s) - start) )) bash -c "$(declare -f cal); OUT=$OUT cal --suite perf_tests \
-      --baseline-runs 0 --aa-runs 1 --slowdowns '' --storage $keep/warm --label w$i-" ; i=$((i + 1))
-  done
+  aa_while_budget "$budget" "${PER:-180}" "$keep/warm" w 2
   ;;
 host)
   cal --suite perf_tests --infperf-backends=torch --infperf-batches=1,16 --aa-runs ${AA:-3} --slowdowns '' \

@@ -49,7 +49,6 @@ def record_in_pytest_benchmark(benchmark: Any, result: CellResult) -> None:
     keeps one source of truth for the JSON schema instead of writing our own. It takes ``params`` from the fixture, and
     ``options`` describe pytest-benchmark's own loop unless told what we did: our timer, our warm-up.
     """
-    benchmark._mode = "infperf.benchmark()"  # tells pytest-benchmark the fixture was used
     others = {k: v for k, v in (benchmark.params or {}).items() if k != "infperf_case"}  # a user's own parametrize
     benchmark.params = {**others, **cell_params(result.case, result.model)}  # a new dict: pytest's stays untouched
     block = result.timing.block_size
@@ -150,6 +149,10 @@ class InfPerf:
         return run_job(self.config, label, func, request, slot=slot, on_progress=self._progress, what=what)
 
     def benchmark(self) -> CellResult | MaxBatch | None:
+        # pytest-benchmark's "used" mark, set first: a cell that ends without a measurement (crash, out of memory,
+        # timeout, error, a max-batch search, --benchmark-disable) used the fixture too, and would otherwise get
+        # "Benchmark fixture was not used at all in this test!"; a test that never calls this still gets it
+        self._benchmark._mode = "infperf.benchmark()"
         config = self.config
         backend: Backend = config.hook.pytest_infperf_make_backend(config=config, name=self.case.backend)
         try:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 LAUNCHES = 200  # per probe: ~1.4 ms at 7 us per launch, taken after each timed block
 
 
@@ -63,11 +65,6 @@ def _aligned(samples: Sequence[Sequence[float]], probes: Sequence[Sequence[float
         p is not None and len(p) == len(run) and all(v > 0 for v in p) for run, p in zip(samples, probes, strict=True))
 
 
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
-
-
 def normalise_runs(
     current: Sequence[Sequence[float]],
     current_probes: Sequence[Sequence[float] | None],
@@ -84,8 +81,8 @@ def normalise_runs(
     if not all(probes is not None and _aligned(run, probes) for run, probes in zip(baseline, baseline_probes,
                                                                                     strict=True)):
         return None
-    reference = _median([p for repeat in baseline_probes[-1] for p in repeat])  # type: ignore[union-attr]
-    now = _median([p for repeat in current_probes for p in repeat])  # type: ignore[union-attr]
+    reference = float(np.median([p for repeat in baseline_probes[-1] for p in repeat]))  # type: ignore[union-attr]
+    now = float(np.median([p for repeat in current_probes for p in repeat]))  # type: ignore[union-attr]
     cur = normalised(current, current_probes, reference)  # type: ignore[arg-type]
     runs = [normalised(run, probes, reference)  # type: ignore[arg-type]
             for run, probes in zip(baseline, baseline_probes, strict=True)]

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from . import atomic, distributed, fingerprint, gpu, hookspec, passes, presets, report, report_outcomes, settings, state
 from . import baseline as baseline_mod
-from . import distributed, fingerprint, gpu, hookspec, passes, presets, report, report_outcomes, settings, state
 from .backends import REGISTRY, make_backend
 from .baseline import SCHEMA
 from .errors import ModelError
@@ -353,23 +353,7 @@ def infperf_case(request: pytest.FixtureRequest) -> Any:
 def infperf(request: pytest.FixtureRequest, infperf_case: Any, benchmark: Any) -> InfPerf:
     """Measures this test's cell: ``infperf.benchmark()``."""
     case, spec = infperf_case
-    return _Cell(request, case, spec, benchmark)
-
-
-class _Cell(InfPerf):
-    """The fixture's object. A call to ``benchmark()`` marks pytest-benchmark's fixture as used even when the cell
-    ends without a measurement (crash, out of memory, timeout, error, a max-batch search, --benchmark-disable):
-    pytest-benchmark would otherwise add "Benchmark fixture was not used at all in this test!" to those cells. A test
-    that never calls it still gets the warning."""
-
-    def __init__(self, request: pytest.FixtureRequest, case: Any, spec: ModelSpec, benchmark: Any) -> None:
-        super().__init__(request, case, spec, benchmark)
-        self._pytest_benchmark = benchmark
-
-    def benchmark(self) -> Any:
-        if not getattr(self._pytest_benchmark, "_mode", None):
-            self._pytest_benchmark._mode = "infperf.benchmark()"  # pytest-benchmark's own "used" mark
-        return super().benchmark()
+    return InfPerf(request, case, spec, benchmark)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -437,8 +421,7 @@ def _write_report(config: pytest.Config) -> Path | None:
     if sections:
         text = text.rstrip("\n") + "\n\n" + sections
     path = Path(config.invocation_params.dir, conf.report)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    atomic.write_bytes(path, text.encode())
     return path
 
 

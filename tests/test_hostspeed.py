@@ -52,7 +52,7 @@ def test_each_block_is_divided_by_its_own_probe():
     probes = [(7.2e-6, 10.1e-6, 10.1e-6, 7.2e-6)]
     normal = hostspeed.normalise_runs(samples, probes, [samples], [probes])
     assert normal is not None
-    ratios = [x / 7.2e-6 * 1e-6 for x in normal[0][0]]  # the reference is the median probe, 10.1 us
+    ratios = [x / 7.2e-6 * 1e-6 for x in normal[0][0]]  # in units of the median probe
     assert max(ratios) / min(ratios) < 1.1
 
 
