@@ -3,8 +3,10 @@
 # slowdowns of a device-bound cell at the power cap and of a launch-bound cell. Run from the repository root there:
 #   bash benchmarks/gpu_gate.sh aa SECONDS [BASELINE.json]  # default suite: one save (or the given one), then A/A
 #                                                            # compares while SECONDS allow
-#   bash benchmarks/gpu_gate.sh warm SECONDS                 # default suite on a warm machine: one timed save, an
+#   bash benchmarks/gpu_gate.sh warm SECONDS                 # default suite: one unsaved pass of each cell to fill
+#                                                            # the export/inductor caches, then one timed save, an
 #                                                            # A/A at --infperf-threshold=3, then default A/As
+#   bash benchmarks/gpu_gate.sh chain                        # launch chain: save, A/A, 1.25x (host-normalised)
 #   bash benchmarks/gpu_gate.sh detect                       # conv stack and launch chain: A/A, injected slowdowns
 #   bash benchmarks/gpu_gate.sh host                         # launch-bound cells with the host probe: save, 3 A/A;
 #                                                            # launch chain save, A/A, 1.25x
@@ -46,7 +48,11 @@ aa)
   ;;
 warm)
   budget=${2:-560}
-  cal --suite perf_tests --baseline-runs 1 --aa-runs 1 --aa-args "--infperf-threshold=3" --slowdowns '' \
+  t0=$(date +%s)
+  [ -n "${SKIPWARM:-}" ] || timeout 300 python3 -m pytest perf_tests -q --no-header -p no:randomly --infperf-repeats=1 \
+    --benchmark-storage=file:///tmp/infperf-warmup > "$OUT/warmup.log" 2>&1
+  echo "warm-up pass (caches; not saved): exit $?, $(( $(date +%s) - t0 )) s"
+  cal --suite perf_tests --baseline-runs 1 --aa-runs 1 --aa-args=--infperf-threshold=3 --slowdowns '' \
     --storage $keep/warm --label w-
   aa_while_budget "$budget" "${PER:-180}" "$keep/warm" w 2
   ;;
@@ -56,6 +62,11 @@ host)
   cal -k test_launch_chain --infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 \
     --infperf-batches=1 --aa-runs 1 --slowdowns 1.25 --storage "$keep/chainh" --label chainh- \
     --out "$OUT/detect-chain-host.md"
+  ;;
+chain)
+  cal -k test_launch_chain --infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 \
+    --infperf-batches=1 --aa-runs 1 --slowdowns 1.25 --storage "$keep/chainb" --label chainb- \
+    --out "$OUT/detect-chain-block.md"
   ;;
 cap)
   common="--infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 --infperf-batches=64"
