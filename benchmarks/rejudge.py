@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from pytest_infperf import gate
+from pytest_infperf import gate, hostspeed
 
 
 def cells(path: Path) -> dict[str, dict]:
@@ -32,6 +32,9 @@ def main() -> None:
     parser.add_argument("baseline", type=Path)
     parser.add_argument("current", type=Path, nargs="+")
     parser.add_argument("--threshold", type=float, default=10.0, help="percent")
+    parser.add_argument("--host", choices=("off", "normalised", "gate"), default="gate",
+                        help="launch-bound CUDA cells with launch probes on both sides: off = raw samples only, "
+                             "normalised = host-normalised samples only, gate = what the gate does (hostspeed.judge)")
     args = parser.parse_args()
     policy = gate.GatePolicy(threshold=args.threshold / 100)
     base = cells(args.baseline)
@@ -46,12 +49,21 @@ def main() -> None:
             runs = [[r["samples"] for r in base[name]["repeats"]]]
             lb = launch_bound(info) or launch_bound(base[name])
             floor = policy.floor(info["device"], lb, min(len(steady), len(runs[0])))
-            verdict = gate.decide(info["cell"], [r["samples"] for r in steady], runs, policy, floor=floor)
+            current = [r["samples"] for r in steady]
+            verdict = gate.decide(info["cell"], current, runs, policy, floor=floor)
+            normal = None
+            if lb and info["device"] == "cuda" and args.host != "off":
+                normal = hostspeed.normalise_runs(current, [r.get("host_probes") for r in steady], runs,
+                                                  [[r.get("host_probes") for r in base[name]["repeats"]]])
+            if normal is not None:
+                cur_n, runs_n, note = normal
+                normalised = gate.decide(info["cell"], cur_n, runs_n, policy, floor=floor)
+                verdict = normalised if args.host == "normalised" else hostspeed.judge(verdict, normalised, note)
             counts[verdict.status.value] += 1
             if verdict.status is gate.Status.REGRESSED or verdict.status is gate.Status.NOISY:
                 print(f"    {verdict.message()}")
         row = " | ".join(str(counts.get(s.value, 0)) for s in gate.Status)
-        print(f"| {path.name} | {args.threshold:g} % | {row} |")
+        print(f"| {path.name} | {args.threshold:g} % {args.host} | {row} |")
 
 
 if __name__ == "__main__":

@@ -295,20 +295,17 @@ class InfPerf:
             unstable = gate.instability(repeats, baseline.sm_clock(nodeid), launch_bound, policy)
         runs = baseline.samples(nodeid)
         current = [r.timing.samples for r in steady]
-        host_note = ""
+        # the floor of the less repeated side: a baseline measured once per run is as noisy as one median
+        compared = min([len(steady), *(len(run) for run in runs)])
+        floor = policy.floor(result.case.device, launch_bound, compared)
+        verdict = gate.decide(result.case.id, current, runs, policy, baseline.source, floor=floor, unstable=unstable)
         if launch_bound and result.case.device == "cuda":  # host speed differs between processes: divide it out
             normal = hostspeed.normalise_runs(current, [r.host_probes for r in steady], runs,
                                               baseline.host_probes(nodeid))
             if normal is not None:
-                current, runs, host_note = normal
-        # the floor of the less repeated side: a baseline measured once per run is as noisy as one median
-        compared = min([len(steady), *(len(run) for run in runs)])
-        verdict = gate.decide(
-            result.case.id, current, runs, policy, baseline.source,
-            floor=policy.floor(result.case.device, launch_bound, compared), unstable=unstable,
-        )
-        if host_note:
-            verdict = dataclasses.replace(verdict, detail="; ".join(d for d in (verdict.detail, host_note) if d))
+                cur_n, runs_n, note = normal
+                verdict = hostspeed.judge(verdict, gate.decide(result.case.id, cur_n, runs_n, policy, baseline.source,
+                                                               floor=floor, unstable=unstable), note)
         config.stash[state.VERDICTS][nodeid] = verdict
         cold = gate.decide_cold(result.case.id, [r.cold_start_s for r in repeats if not r.confirm],
                                 baseline.cold(nodeid), policy, baseline.source)

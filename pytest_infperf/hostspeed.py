@@ -6,15 +6,19 @@ at 1.7-2.2 ms, and the probe below read 8.9-10.7 us per launch in the slow ones 
 (model time / probe time 236-289 in every process; ``benchmarks/host_probe.py``). The gate divides each timed block
 of a launch-bound cell by the probe taken right after it, so a session that drew slow processes is not a regression
 and a model that launches 25 % more work is. (A probe once per repeat, after its timed blocks, was tried first
-on the H200: the mode sometimes changed in between, 2.80 ms with a fast probe and 1.54 ms with a slow one.)
+on the H200: the mode sometimes changed in between, 2.80 ms with a fast probe and 1.54 ms with a slow one.) A cell
+that is device-bound when the host is fast is over-corrected by the division; ``judge`` keeps the raw verdict then.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
 import numpy as np
+
+from pytest_infperf import gate
 
 LAUNCHES = 200  # per probe: ~1.4 ms at 7 us per launch, taken after each timed block
 
@@ -88,3 +92,19 @@ def normalise_runs(
             for run, probes in zip(baseline, baseline_probes, strict=True)]
     note = f"host-normalised: launch probe {now * 1e6:.2f} us now vs {reference * 1e6:.2f} us in the baseline (medians)"
     return cur, runs, note
+
+
+def judge(raw: gate.Verdict, normalised: gate.Verdict, note: str) -> gate.Verdict:
+    """The verdict on a launch-bound cell with launch probes on both sides: the host-normalised one, except that a
+    host-normalised regression is cleared when the raw samples show no slowdown at all (their fastest repeat within
+    its limit: unchanged or improved). Normalising clears a session whose processes all launch slowly (every repeat in
+    the slow host mode: raw +49 %, normalised unchanged on the H200). The raw check clears a cell that is
+    device-bound in the fast host mode and launch-bound in the slow one (torch bf16 b64 on the H200: 1.96 ms whatever
+    the probe read when fast), whose blocks the probe ratio over-corrects (+12.0 % normalised, -0.8 % raw). A real
+    launch-bound slowdown adds host work to every call and shows in the raw samples too (launch chain 1.25x: +26.9 %
+    normalised, +21.4 % raw)."""
+    if normalised.status is gate.Status.REGRESSED and raw.status in (gate.Status.UNCHANGED, gate.Status.IMPROVED):
+        why = (f"host-normalised {normalised.change:+.1%} would be regressed, but the raw fastest repeat "
+               f"({raw.change:+.1%}) is within its limit: judged on the raw samples; {note}")
+        return dataclasses.replace(raw, detail="; ".join(d for d in (raw.detail, why) if d))
+    return dataclasses.replace(normalised, detail="; ".join(d for d in (normalised.detail, note) if d))

@@ -4,6 +4,9 @@ slow ones (probe ~10 us); the model/probe ratio stayed within 252-289."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -83,3 +86,55 @@ def test_the_probe_is_none_without_cuda():
     probe = hostspeed.LaunchProbe()
     probe()
     assert probe.per_block == [] and probe.aligned(0) == ()
+
+
+def gate_verdict(current_modes, baseline_modes, policy: GatePolicy = POLICY) -> gate.Verdict:
+    """What the gate decides (fixture._judge): the raw verdict and the host-normalised one through hostspeed.judge."""
+    current = [run(m, 20 + i) for i, (m, _) in enumerate(current_modes)]
+    base = [[run(m, i) for i, (m, _) in enumerate(baseline_modes)]]
+    probes = [(p,) * len(r) for (_, p), r in zip(current_modes, current, strict=True)]
+    base_probes = [tuple((p,) * len(r) for (_, p), r in zip(baseline_modes, base[0], strict=True))]
+    floor = policy.floor("cuda", True, 3)
+    raw = gate.decide("torch-cuda-bf16-b64", current, base, policy, floor=floor)
+    normal = hostspeed.normalise_runs(current, probes, base, base_probes)
+    assert normal is not None
+    cur_n, base_n, note = normal
+    return hostspeed.judge(raw, gate.decide("torch-cuda-bf16-b64", cur_n, base_n, policy, floor=floor), note)
+
+
+RECORDED = json.loads((Path(__file__).parent / "data" / "h200_host_modes.json").read_text())
+
+
+def recorded(current: str, baseline: str, policy: GatePolicy) -> tuple[gate.Verdict, gate.Verdict, gate.Verdict]:
+    """Raw, host-normalised and gate verdicts on repeats recorded on the H200 (tests/data/h200_host_modes.json)."""
+    cur = [tuple(r["samples"]) for r in RECORDED[current]]
+    base = [[tuple(r["samples"]) for r in RECORDED[baseline]]]
+    floor = policy.floor("cuda", True, 3)
+    raw = gate.decide(current, cur, base, policy, floor=floor)
+    normal = hostspeed.normalise_runs(cur, [r["host_probes"] for r in RECORDED[current]], base,
+                                      [[r["host_probes"] for r in RECORDED[baseline]]])
+    assert normal is not None
+    normalised = gate.decide(current, normal[0], normal[1], policy, floor=floor)
+    return raw, normalised, hostspeed.judge(raw, normalised, normal[2])
+
+
+def test_a_cell_device_bound_in_the_fast_host_mode_is_judged_on_its_raw_samples():
+    # torch bf16 b64, A/A 4 on the H200: 1.96-1.98 ms in the fast host mode whatever the probe read, 2.3-3.2 ms
+    # (launch-bound) in the slow one; dividing the fast blocks by their probe over-corrects them
+    raw, normalised, verdict = recorded("bf16_b64_aa4", "bf16_b64_save", POLICY)
+    assert normalised.status is Status.REGRESSED and raw.status is Status.UNCHANGED
+    assert verdict.status is Status.UNCHANGED, verdict.message()
+    assert "judged on the raw samples" in verdict.detail and "host-normalised" in verdict.detail
+
+
+def test_a_launch_chain_a_quarter_longer_regresses_through_the_gate():
+    # the launch chain's 1.25x session on the H200: +26.9 % host-normalised, +21.4 % raw (noisy): regressed
+    raw, normalised, verdict = recorded("chain_slow125", "chain_save", POLICY)
+    assert raw.status is not Status.REGRESSED and normalised.status is Status.REGRESSED
+    assert verdict.status is Status.REGRESSED, verdict.message()
+    assert "judged on the raw samples" not in verdict.detail
+
+
+def test_through_the_gate_slow_host_processes_alone_are_cleared():
+    assert gate_verdict([SLOW, SLOW, SLOW], [FAST, FAST, SLOW]).status is Status.UNCHANGED
+    assert gate_verdict([(m * 1.25, p) for m, p in (SLOW, SLOW, FAST)], [FAST, FAST, SLOW]).status is Status.REGRESSED
