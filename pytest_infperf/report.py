@@ -239,6 +239,8 @@ def time_breakdown(results: Sequence[CellResult]) -> str:
     load = sum(r.cold.load_s + r.cold.first_call_s for r in repeats)
     warm = sum(r.timing.warmup_time for r in repeats)
     timed = sum(r.timing.measure_time for r in repeats)
+    rest = sum(r.wall_s for r in repeats) - load - warm - timed  # memory pass, output check, diagnosis, release
     return (f"time: {len(results)} cells, {len(repeats) - confirm} repeats"
             + (f" + {confirm} confirmation repeats" if confirm else "")
-            + f"; load and first call {load:.1f} s, warm-up {warm:.1f} s, timed blocks {timed:.1f} s")
+            + f"; load and first call {load:.1f} s, warm-up {warm:.1f} s, timed blocks {timed:.1f} s"
+            + (f", the rest of each repeat {rest:.1f} s" if rest > 0 else ""))

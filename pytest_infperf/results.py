@@ -117,6 +117,7 @@ class Repeat:
     confirm: bool = False  # taken after the first repeats suggested a regression, to confirm or clear it
     memory_peak_mib: float | None = None  # the repeat's peak memory (MemoryStats.peak_mib), when sampled
     host_probes: tuple[float, ...] = ()  # CUDA cells: seconds per tiny launch after each timed block (hostspeed)
+    wall_s: float = 0.0  # the whole repeat in its worker: inputs, load, warm-up, timed blocks, memory pass, check, release
 
     @property
     def host_probe_s(self) -> float | None:
@@ -152,6 +153,7 @@ class Repeat:
             "index": self.index,
             "worker": self.worker,
             "started_at": self.started_at,
+            "wall_s": self.wall_s,
             "confirm": self.confirm,
             "median_s": summary.median,
             "rounds": len(self.timing.samples),

@@ -229,6 +229,7 @@ def run_cell(
     memory: bool = True,
 ) -> CellResult:
     started_at = time.time()
+    started = time.perf_counter()
     inputs = random_inputs(case, seed)
     before = _device_state(case)
     sampler = MemorySampler(case.device) if memory else None
@@ -279,7 +280,8 @@ def run_cell(
                     memory_peak_mib=mem.peak_mib if mem is not None else None,
                     clock=clocks.stats() if clocks is not None else None, device_before=before,
                     device_after=after, diagnosis=diagnosis,
-                    host_probes=probe.aligned(len(timing.samples)) if probe is not None else ())
+                    host_probes=probe.aligned(len(timing.samples)) if probe is not None else (),
+                    wall_s=time.perf_counter() - started)
     return CellResult(
         nodeid=nodeid,
         model=source.name,

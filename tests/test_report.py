@@ -455,3 +455,16 @@ def test_real_torch_cell_reports_flops_and_tflops(pytester):
     extra = json.loads((pytester.path / "out.json").read_text())["benchmarks"][0]["extra_info"]["infperf"]
     assert extra["flops_per_image"] == CONV_FLOPS
     assert extra["tflops_per_s"] == pytest.approx(CONV_FLOPS * extra["images_per_s"] / 1e12)
+
+
+def test_time_breakdown_sums_every_repeat_and_names_the_rest_of_each_repeat():
+    from pytest_infperf.results import Repeat
+
+    base = cell()
+    timing = Timing((0.001,) * 5, 1, 0.002, 3, 0.5, True, 1.25)  # warm-up 0.5 s, timed blocks 1.25 s
+    repeats = tuple(Repeat(timing=timing, cold=ColdStart(0.2, 0.002), index=i, confirm=i == 2, wall_s=2.5)
+                    for i in range(3))
+    line = report.time_breakdown([dataclasses.replace(base, repeats=repeats)])
+    # per repeat: load + first call 0.202 s, warm-up 0.5 s, timed 1.25 s, the rest 2.5 - 1.952 = 0.548 s
+    assert line == ("time: 1 cells, 2 repeats + 1 confirmation repeats; load and first call 0.6 s, warm-up 1.5 s, "
+                    "timed blocks 3.8 s, the rest of each repeat 1.6 s")
