@@ -19,7 +19,9 @@ from .matrix import Case
 from .maxbatch import MaxBatch
 from .models import ModelSource, ModelSpec
 from .results import CellResult, Outcome, Repeat, combine, usable
-from .runner import CellRequest, Probe, execute_cell, execute_probe, execute_repeat, execute_smoke, source_for
+from .runner import (
+    CellRequest, Probe, execute_cell, execute_probe, execute_repeat, execute_smoke, ready_process, source_for,
+)
 from .worker import Job, execute
 
 if TYPE_CHECKING:
@@ -108,6 +110,9 @@ def _run_job(
         finally:
             progress.set_sink(None)
     pool = config.stash[state.WORKER]
+    if settings.repeats > 1:  # every repeat slot's process started together, before the first cell is measured
+        pool.start(settings.repeats, Job("start-up", ready_process, (request.case.device,)),
+                   timeout=settings.cell_timeout)
     kind, value, log = pool.run(slot, job, timeout=settings.cell_timeout, on_progress=on_progress)
     if log and echo_log:
         sys.stderr.write(log + "\n")  # the worker's output, captured with this test like its own

@@ -187,6 +187,15 @@ def _ready(case: Case) -> None:
             _cuda_context()
 
 
+def ready_process(device: str) -> None:
+    """A worker process's start-up before its first cell (WorkerPool.start): for a CUDA session, import torch and
+    create the CUDA context (the seconds each pass's process took on the H200). A CPU session's process imports what
+    its cells need on first use, as before. Without torch or CUDA the cells say what is missing."""
+    if device == "cuda":
+        with contextlib.suppress(Exception):
+            _cuda_context()
+
+
 def execute_cell(request: CellRequest) -> CellResult:
     """The unit of work a worker runs: resolve the model here, prepare the backend, run the cell."""
     _ready(request.case)

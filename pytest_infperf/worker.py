@@ -287,6 +287,20 @@ class WorkerPool:
     ) -> tuple[str, Any, str]:
         return self.worker(slot).run(job, timeout=timeout, on_progress=on_progress)
 
+    def start(self, slots: int, job: Job, timeout: float = 0.0) -> None:
+        """Start the first ``slots`` slots' processes side by side, each running ``job`` (importing torch, creating
+        its CUDA context), and return once all are ready. Started one after another, on first use, each repeat pass
+        after the first waited ~10 s for its process on the H200 while nothing was measured; started together
+        before any cell, they cost one start, and no cell is measured while another process is still starting.
+        Failures are left for the cells (a crashed slot restarts on its next job; the cell's own load says why)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        idle = [slot for slot in range(slots) if not self.worker(slot).alive()]
+        if len(idle) < 2:
+            return
+        with ThreadPoolExecutor(len(idle)) as threads:
+            list(threads.map(lambda slot: self.worker(slot).run(job, timeout=timeout), idle))
+
     def stop(self, keep: int | None = None) -> None:
         """Stop every slot's process (all but slot ``keep``), releasing their memory."""
         for slot, worker in self._workers.items():
