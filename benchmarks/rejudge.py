@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from pytest_infperf import gate
+from pytest_infperf.compare import gate
 
 
 def cells(path: Path) -> dict[str, dict]:

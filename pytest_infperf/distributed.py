@@ -220,7 +220,7 @@ def _write_json(option: Any, merged: dict[str, Any]) -> str:
     to. Returns where it went."""
     from pytest_benchmark.utils import safe_dumps
 
-    from .storage import atomic_write, regular_file_behind
+    from .compare.storage import atomic_write, regular_file_behind
 
     data = safe_dumps(merged, ensure_ascii=True, indent=4).encode()
     if isinstance(option, (str, os.PathLike)):

@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import gate, hostspeed, maxbatch, progress, state
+from . import progress, state
+from .artifacts.models import ModelSource, ModelSpec
+from .compare import gate
 from .errors import ModelError
 from .matrix import Case
-from .maxbatch import MaxBatch
-from .models import ModelSource, ModelSpec
-from .results import CellResult, Outcome, Repeat, combine, usable
-from .runner import CellRequest, Probe, execute_cell, execute_probe, execute_repeat, execute_smoke, source_for
-from .worker import Job, execute
+from .measure import hostspeed, maxbatch
+from .measure.maxbatch import MaxBatch
+from .measure.results import CellResult, Outcome, Repeat, combine, usable
+from .measure.runner import CellRequest, Probe, execute_cell, execute_probe, execute_repeat, execute_smoke, source_for
+from .measure.worker import Job, execute
 
 if TYPE_CHECKING:
     from .backends.base import Backend

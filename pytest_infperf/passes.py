@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from . import distributed, state
+from .artifacts.models import ModelSpec
 from .errors import ModelError
 from .fixture import cell_request, run_job, tag, write_progress
 from .matrix import Case
-from .models import ModelSpec
-from .runner import execute_repeat, source_for
+from .measure.runner import execute_repeat, source_for
 
 
 @dataclass(frozen=True)

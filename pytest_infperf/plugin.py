@@ -13,19 +13,22 @@ from typing import Any
 
 import pytest
 
-from . import atomic, distributed, fingerprint, gpu, hookspec, passes, presets, report, report_outcomes, settings, state
-from . import baseline as baseline_mod
+from . import distributed, gpu, hookspec, passes, presets, settings, state
+from .artifacts import atomic
+from .artifacts.models import ModelSpec
 from .backends import REGISTRY, make_backend
-from .baseline import SCHEMA
+from .compare import baseline as baseline_mod
+from .compare import fingerprint
+from .compare.baseline import SCHEMA
+from .compare.gate import GateMode, Status
+from .compare.storage import install as install_atomic_storage
 from .errors import ModelError
 from .fixture import InfPerf
-from .gate import GateMode, Status
 from .matrix import expand, resolve_devices
-from .models import ModelSpec
-from .results import strict_json
-from .runner import clear_sources
-from .storage import install as install_atomic_storage
-from .worker import WorkerPool
+from .measure.results import strict_json
+from .measure.runner import clear_sources
+from .measure.worker import WorkerPool
+from .report import summary
 
 MARKER_KEYS = {"model", "input_shape", "name", "presets"}
 _DEFAULT_STORAGE = "file://./.benchmarks"
@@ -375,51 +378,28 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"markdown report written to {written}")
 
 
+def _other_verdicts(config: pytest.Config) -> dict[str, dict[str, Any]]:
+    return {"cold-start": config.stash.get(state.COLD_VERDICTS, {}),
+            "memory": config.stash.get(state.MEMORY_VERDICTS, {})}
+
+
 def _write_outcomes(tr: Any, config: pytest.Config) -> None:
-    """Cells without a measurement, max-batch searches and concurrency scaling (terminal and markdown report)."""
-    outcomes = config.stash.get(state.OUTCOMES, {})
-    found = config.stash.get(state.MAX_BATCH, [])
-    results = config.stash.get(state.RESULTS, [])
-    concurrency = report_outcomes.concurrency_table(results)
+    """Cells without a measurement, max-batch searches and concurrency scaling (terminal)."""
     logs = [str(folder) for folder in (kept_logs(config),) if folder] + config.stash.get(state.XDIST_LOGS, [])
-    if not (outcomes or found or concurrency):
-        return
-    if found:
-        tr.section("infperf largest batch that runs", sep="-", bold=True)
-        for line in report_outcomes.max_batch_table(found):
-            tr.write_line(line)
-    if concurrency:
-        tr.section("infperf concurrent users", sep="-", bold=True)
-        for line in concurrency:
-            tr.write_line(line)
-    if outcomes:
-        tr.section("infperf cells without a measurement", sep="-", bold=True, red=True)
-        for line in report_outcomes.outcome_lines(outcomes):
-            tr.write_line(line, red=True)
-        for folder in logs:
-            tr.write_line(f"worker logs kept in {folder} (a cell crashed or timed out)", red=True)
+    summary.write_outcomes(tr, config.stash.get(state.OUTCOMES, {}), config.stash.get(state.MAX_BATCH, []),
+                           config.stash.get(state.RESULTS, []), logs)
 
 
 def _write_report(config: pytest.Config) -> Path | None:
-    """The markdown report (--infperf-report), composed whole and written once: the results when any cell measured,
-    then the cells without a measurement, the max-batch searches and the concurrency tables. Returns its path."""
+    """The markdown report (--infperf-report), composed whole and written once. Returns its path."""
     conf = config.stash[state.SETTINGS]
     results = config.stash.get(state.RESULTS, [])
     outcomes = config.stash.get(state.OUTCOMES, {})
     found = config.stash.get(state.MAX_BATCH, [])
     if not conf.report or not (results or outcomes or found):
         return None
-    machine = config.stash[state.FINGERPRINT].key
-    if results:
-        other = {"cold-start": config.stash.get(state.COLD_VERDICTS, {}),
-                 "memory": config.stash.get(state.MEMORY_VERDICTS, {})}
-        text = report.markdown(results, config.stash.get(state.VERDICTS, {}), machine, conf.reference,
-                               conf.memory_limit_mib, other, outcomes)
-    else:
-        text = f"# Inference performance: {machine}\n"
-    sections = report_outcomes.markdown(outcomes, found, results)
-    if sections:
-        text = text.rstrip("\n") + "\n\n" + sections
+    text = summary.markdown_report(config.stash[state.FINGERPRINT].key, results, config.stash.get(state.VERDICTS, {}),
+                                   _other_verdicts(config), outcomes, found, conf.reference, conf.memory_limit_mib)
     path = Path(config.invocation_params.dir, conf.report)
     atomic.write_bytes(path, text.encode())
     return path
@@ -430,52 +410,21 @@ def _write_summary(tr: Any, config: pytest.Config, report_path: Path | None = No
     verdicts = config.stash.get(state.VERDICTS, {})
     if not results:
         return
-    fp = config.stash[state.FINGERPRINT]
+    machine = config.stash[state.FINGERPRINT].key
     conf = config.stash[state.SETTINGS]
-    tr.section("infperf results", sep="-", bold=True)
-    tr.write_line(f"machine {fp.key}")
-    workers = config.stash.get(state.XDIST_DEVICES, {})
-    if workers:
-        pinned = ", ".join(f"{w} on GPU {d}" if d else w for w, d in sorted(workers.items()))
-        tr.write_line(f"pytest-xdist: {len(workers)} workers ({pinned}); results merged")
-        for path in config.stash.get(state.XDIST_WRITTEN, []):
-            tr.write_line(f"merged results saved in {path}")
-    for error in config.stash.get(state.XDIST_ERRORS, []):
-        tr.write_line(f"a worker's results could not be collected: {error}", red=True)
-    for line in report.results_table(results, verdicts, conf.reference):
-        tr.write_line(line)
-    for line in report.recommendation_lines(results, conf.memory_limit_mib, config.stash.get(state.OUTCOMES, {})):
-        tr.write_line(line, bold=True)
-    breakdown = report.time_breakdown(results)
-    if breakdown:
-        tr.write_line(breakdown)
-    if report_path is not None:
-        tr.write_line(f"markdown report written to {report_path}")
-    if conf.plot:
-        from . import plots  # matplotlib only when plots are asked for
 
-        for plot in plots.write_plots(results, verdicts, Path(config.invocation_params.dir, conf.plot), fp.key):
-            tr.write_line(f"plot written to {plot}")
-    if not verdicts:
-        return
-    mode = config.stash[state.SETTINGS].gate
-    for key, kind in ((state.COLD_VERDICTS, "cold-start"), (state.MEMORY_VERDICTS, "memory")):
-        lines = report.regression_lines(config.stash.get(key, {}), Status.REGRESSED)
-        if lines:
-            tr.write_line(f"{kind} regressed cells (gate: {mode.value}):", bold=True, red=True)
-            for line in lines:
-                tr.write_line(f"  {line}", red=True)
-    for status, title, colour in (
-        (Status.REGRESSED, f"regressed cells (gate: {mode.value})", {"red": True}),
-        (Status.NOISY, "noisy cells (cannot decide)", {"yellow": True}),
-        (Status.UNSTABLE, "unstable cells (GPU throttled or at other clocks: not compared)", {"yellow": True}),
-        (Status.IMPROVED, "improved cells", {"green": True}),
-    ):
-        lines = report.regression_lines(verdicts, status)
-        if lines:
-            tr.write_line(f"{title}:", bold=True, **colour)
-            for line in lines:
-                tr.write_line(f"  {line}", **colour)
+    def write_plots() -> list[Path]:
+        from .report import plots  # matplotlib only when plots are asked for
+
+        return plots.write_plots(results, verdicts, Path(config.invocation_params.dir, conf.plot), machine)
+
+    summary.write_summary(
+        tr, machine, results, verdicts, _other_verdicts(config), config.stash.get(state.OUTCOMES, {}),
+        gate_mode=conf.gate.value, reference=conf.reference, memory_limit_mib=conf.memory_limit_mib,
+        workers=config.stash.get(state.XDIST_DEVICES, {}), merged_into=config.stash.get(state.XDIST_WRITTEN, []),
+        worker_errors=config.stash.get(state.XDIST_ERRORS, []), report_path=report_path,
+        write_plots=write_plots if conf.plot else None,
+    )
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 
 from . import presets
-from .gate import GateMode, GatePolicy
+from .compare.gate import GateMode, GatePolicy
 from .matrix import AUTO_DEVICE, DEVICES, PRECISIONS, Selection, parse_batches, parse_choices
-from .timing import TimingPolicy
+from .measure.timing import TimingPolicy
 
 # (name, help, ini default); the command line wins over ini.
 OPTIONS: tuple[tuple[str, str, str], ...] = (
@@ -208,7 +208,7 @@ def _default_or_int(config: pytest.Config, name: str, low: int, high: int, word:
 def _plot_folder(config: pytest.Config) -> str:
     raw, where = _raw(config, "plot")
     if raw.strip():
-        from .plots import require_matplotlib
+        from .report.plots import require_matplotlib
 
         require_matplotlib(where)  # now, not after minutes of measuring
     return raw.strip()

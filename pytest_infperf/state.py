@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from .fingerprint import Fingerprint
-from .gate import Verdict
-from .results import CellResult, Outcome
+from .compare.fingerprint import Fingerprint
+from .compare.gate import Verdict
+from .measure.results import CellResult, Outcome
 from .settings import Settings
 
 SETTINGS = pytest.StashKey[Settings]()

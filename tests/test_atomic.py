@@ -1,10 +1,10 @@
-"""pytest_infperf.atomic: the one helper that writes files beside their target and renames them."""
+"""pytest_infperf.artifacts.atomic: the one helper that writes files beside their target and renames them."""
 
 from __future__ import annotations
 
 import pytest
 
-from pytest_infperf import atomic
+from pytest_infperf.artifacts import atomic
 
 
 def test_write_bytes_creates_replaces_and_keeps_permissions(tmp_path):

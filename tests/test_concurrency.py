@@ -1,4 +1,4 @@
-"""Direct tests of pytest_infperf.concurrency: N users, each on its own session, aggregate throughput and latency."""
+"""Direct tests of measure.concurrency: N users, each on its own session, aggregate throughput and latency."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pytest_infperf.concurrency import measure_concurrent
-from pytest_infperf.timing import TimingPolicy
+from pytest_infperf.measure.concurrency import measure_concurrent
+from pytest_infperf.measure.timing import TimingPolicy
 
 
 class Session:

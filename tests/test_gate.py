@@ -9,11 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from pytest_infperf import gate, stats
-from pytest_infperf.gate import GatePolicy, Status, decide
+from pytest_infperf.compare import gate
+from pytest_infperf.compare.gate import GatePolicy, Status, decide
 from pytest_infperf.gpu import ClockStats
-from pytest_infperf.results import ColdStart, Repeat, usable
-from pytest_infperf.timing import Timing
+from pytest_infperf.measure import stats
+from pytest_infperf.measure.results import ColdStart, Repeat, usable
+from pytest_infperf.measure.timing import Timing
 
 
 def samples(median: float, n: int = 30, spread: float = 0.03, seed: int = 0) -> list[float]:
@@ -287,7 +288,7 @@ def test_a_device_bound_cell_at_other_clocks_than_the_baseline_is_unstable():
 
 
 def test_cold_start_uses_its_looser_threshold_and_an_absolute_floor():
-    from pytest_infperf.gate import cached_seconds, cold_start_seconds, decide_cold
+    from pytest_infperf.compare.gate import cached_seconds, cold_start_seconds, decide_cold
 
     base = [10.0, 11.0, 10.5]
     assert decide_cold("c", 15.0, base, POLICY).status is Status.UNCHANGED  # +43 %: within 100 %
@@ -305,7 +306,7 @@ def test_cold_start_uses_its_looser_threshold_and_an_absolute_floor():
 
 
 def test_memory_needs_both_percent_and_mib():
-    from pytest_infperf.gate import decide_memory
+    from pytest_infperf.compare.gate import decide_memory
 
     assert decide_memory("c", [1100.0], [[1000.0], [1010.0]], POLICY).status is Status.UNCHANGED  # +8.9 %
     assert decide_memory("c", [1200.0], [[1000.0], [1010.0]], POLICY).status is Status.REGRESSED  # +18.8 %, +190 MiB
@@ -315,7 +316,7 @@ def test_memory_needs_both_percent_and_mib():
 
 
 def test_memory_compares_least_repeat_peaks_with_their_spread_as_allowance():
-    from pytest_infperf.gate import decide_memory
+    from pytest_infperf.compare.gate import decide_memory
 
     # the least peak of each run: one repeat that grew (interference) is no regression
     assert decide_memory("c", [1000.0, 1400.0, 1005.0], [[1000.0, 1001.0, 1002.0]], POLICY).status is Status.UNCHANGED
@@ -330,7 +331,7 @@ def test_memory_compares_least_repeat_peaks_with_their_spread_as_allowance():
 
 
 def test_cpu_rss_memory_a_a_from_this_machine_passes_and_real_growth_fails():
-    from pytest_infperf.gate import decide_memory
+    from pytest_infperf.compare.gate import decide_memory
 
     # onnxruntime CPU RSS growth per repeat (MiB) of CI-style sessions on this project's 2-core VM: a save, then
     # three A/A compares (b4, b8), and a later series whose A/A failed on 88 vs 9 MiB least peaks
@@ -350,7 +351,7 @@ def test_cpu_rss_memory_a_a_from_this_machine_passes_and_real_growth_fails():
 def test_memory_change_is_finite_with_a_zero_baseline_peak():
     import json
 
-    from pytest_infperf.gate import decide_memory
+    from pytest_infperf.compare.gate import decide_memory
 
     verdict = decide_memory("c", [300.0], [[0.0]], POLICY, rss=True)
     assert verdict.status is Status.REGRESSED and math.isfinite(verdict.change)

@@ -16,15 +16,15 @@ pytestmark = [
 
 def resnet_cell(backend: str, precision: str, batch: int, max_time: float = 1.0):
     """Measure one ResNet-18 cell through the plugin's own runner (no pytest session), as the suite does."""
+    from pytest_infperf.artifacts.models import ModelSpec
     from pytest_infperf.backends import make_backend
     from pytest_infperf.matrix import Case
-    from pytest_infperf.models import ModelSpec
-    from pytest_infperf.runner import run_cell
+    from pytest_infperf.measure.runner import run_cell
+    from pytest_infperf.measure.timing import TimingPolicy
     from pytest_infperf.settings import BackendOptions
-    from pytest_infperf.timing import TimingPolicy
 
     case = Case(backend, "cuda", precision, batch, (3, 224, 224))
-    source = ModelSpec.from_marker("pytest_infperf.models:resnet18", "resnet18").resolve(Path("."), 0)
+    source = ModelSpec.from_marker("pytest_infperf.artifacts.models:resnet18", "resnet18").resolve(Path("."), 0)
     impl = make_backend(backend, BackendOptions())
     reason = impl.unavailable_reason(case, source)
     if reason:
@@ -41,16 +41,16 @@ def test_median_agrees_with_torch_utils_benchmark_timer(backend, batch):
     """Independent check: the same callable timed by torch.utils.benchmark.Timer.blocked_autorange()."""
     import torch.utils.benchmark as tb
 
+    from pytest_infperf.artifacts.models import ModelSpec
     from pytest_infperf.backends import make_backend
     from pytest_infperf.matrix import Case
-    from pytest_infperf.models import ModelSpec
-    from pytest_infperf.runner import random_inputs
+    from pytest_infperf.measure.runner import random_inputs
+    from pytest_infperf.measure.stats import summarize
+    from pytest_infperf.measure.timing import TimingPolicy, measure
     from pytest_infperf.settings import BackendOptions
-    from pytest_infperf.stats import summarize
-    from pytest_infperf.timing import TimingPolicy, measure
 
     case = Case(backend, "cuda", "fp16", batch, (3, 224, 224))
-    source = ModelSpec.from_marker("pytest_infperf.models:resnet18", "resnet18").resolve(Path("."), 0)
+    source = ModelSpec.from_marker("pytest_infperf.artifacts.models:resnet18", "resnet18").resolve(Path("."), 0)
     impl = make_backend(backend, BackendOptions())
     with impl.load(case, source, random_inputs(case, 0), None) as session:  # type: ignore[arg-type]
         ours = []
@@ -111,7 +111,7 @@ def test_suite_on_gpu_writes_json_with_device_fields(pytester: pytest.Pytester):
     pytester.makepyfile(test_r='''
 import pytest
 
-@pytest.mark.infperf(model="pytest_infperf.models:resnet18", input_shape=(3, 224, 224))
+@pytest.mark.infperf(model="pytest_infperf.artifacts.models:resnet18", input_shape=(3, 224, 224))
 def test_r(infperf):
     infperf.benchmark()
 ''')

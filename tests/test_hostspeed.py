@@ -1,4 +1,4 @@
-"""Host-speed normalisation of launch-bound GPU cells (pytest_infperf.hostspeed), with figures recorded on the lent
+"""Host-speed normalisation of launch-bound GPU cells (measure.hostspeed), with figures recorded on the lent
 H200: ResNet-18 eager fp16 b16 ran 1.8-2.0 ms per call in fast processes (probe 7.0-7.5 us per launch) and 2.8 ms in
 slow ones (probe ~10 us); the model/probe ratio stayed within 252-289."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_infperf import gate, hostspeed
-from pytest_infperf.gate import GatePolicy, Status
+from pytest_infperf.compare import gate
+from pytest_infperf.compare.gate import GatePolicy, Status
+from pytest_infperf.measure import hostspeed
 
 POLICY = GatePolicy()
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from helpers import FAKE_ARGS, FAKE_TEST, load_json, run_fake, saved_files
 
-from pytest_infperf import plots, recommend, state
-from pytest_infperf.concurrency import ConcurrencyStats
+from pytest_infperf import state
 from pytest_infperf.matrix import Case
-from pytest_infperf.results import CellResult, ColdStart, Outcome, OutputCheck
-from pytest_infperf.stats import summarize
-from pytest_infperf.timing import Timing
+from pytest_infperf.measure.concurrency import ConcurrencyStats
+from pytest_infperf.measure.results import CellResult, ColdStart, Outcome, OutputCheck
+from pytest_infperf.measure.stats import summarize
+from pytest_infperf.measure.timing import Timing
+from pytest_infperf.report import plots, recommend
 
 
 def cell(batch: int = 1, per_call_ms: float = 1.0, *, ok: bool = True, users: int = 1,

@@ -16,9 +16,9 @@ import onnx  # noqa: E402  # imported before pytester's in-process runs, which c
 from helpers import TINY_TEST as TINY  # noqa: E402  # the same small CNN as the real-backend tests
 from onnx import numpy_helper  # noqa: E402
 
-from pytest_infperf import quantize  # noqa: E402
-from pytest_infperf.models import ModelSpec  # noqa: E402
-from pytest_infperf.runner import TOLERANCES, check_output  # noqa: E402
+from pytest_infperf.artifacts import quantize  # noqa: E402
+from pytest_infperf.artifacts.models import ModelSpec  # noqa: E402
+from pytest_infperf.measure.runner import TOLERANCES, check_output  # noqa: E402
 
 ARGS = ("--infperf-backends=onnxruntime", "--infperf-devices=cpu", "--infperf-precisions=fp32,int8",
         "--infperf-batches=1,4", "--benchmark-max-time=0.05", "--benchmark-min-rounds=3")
@@ -164,11 +164,11 @@ def test_int8_onnxruntime_cuda_ep_cell_on_resnet18(batch, tmp_path_factory):
     """The Q/DQ ResNet-18 on the CUDA EP with IO binding, next to fp32 (numbers for the closing note)."""
     from pytest_infperf.backends import make_backend
     from pytest_infperf.matrix import Case
-    from pytest_infperf.runner import run_cell
+    from pytest_infperf.measure.runner import run_cell
+    from pytest_infperf.measure.timing import TimingPolicy
     from pytest_infperf.settings import BackendOptions
-    from pytest_infperf.timing import TimingPolicy
 
-    source = ModelSpec.from_marker("pytest_infperf.models:resnet18", "resnet18").resolve(Path("."), 0)
+    source = ModelSpec.from_marker("pytest_infperf.artifacts.models:resnet18", "resnet18").resolve(Path("."), 0)
     cache = tmp_path_factory.getbasetemp() / "infperf-onnx"
     results = {}
     for precision in ("fp32", "int8"):
@@ -197,7 +197,7 @@ def test_tensorrt_family_says_why_it_cannot_run_on_this_gpu_machine():
     from pytest_infperf.matrix import Case
     from pytest_infperf.settings import BackendOptions
 
-    source = ModelSpec.from_marker("pytest_infperf.models:resnet18", "resnet18").resolve(Path("."), 0)
+    source = ModelSpec.from_marker("pytest_infperf.artifacts.models:resnet18", "resnet18").resolve(Path("."), 0)
     for name in ("tensorrt", "onnxruntime-trt", "torch-tensorrt"):
         case = Case(name, "cuda", "fp16", 8, (3, 224, 224))
         reason = make_backend(name, BackendOptions()).unavailable_reason(case, source)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import load_json, run_fake, saved_files
 
-from pytest_infperf import maxbatch
-from pytest_infperf.results import Outcome
-from pytest_infperf.runner import Probe
+from pytest_infperf.measure import maxbatch
+from pytest_infperf.measure.results import Outcome
+from pytest_infperf.measure.runner import Probe
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,13 @@ import pytest
 from helpers import load_json, run_fake, saved_files
 from infperf_fake import FakeBackend
 
-from pytest_infperf import runner
-from pytest_infperf.gate import Status, Verdict
+from pytest_infperf.artifacts.models import ModelSource
+from pytest_infperf.compare.gate import Status, Verdict
 from pytest_infperf.matrix import Case
-from pytest_infperf.models import ModelSource
-from pytest_infperf.results import ColdStart, Diagnosis, Outcome, OutputCheck, Repeat
-from pytest_infperf.stats import summarize
-from pytest_infperf.timing import Timing, TimingPolicy
+from pytest_infperf.measure import runner
+from pytest_infperf.measure.results import ColdStart, Diagnosis, Outcome, OutputCheck, Repeat
+from pytest_infperf.measure.stats import summarize
+from pytest_infperf.measure.timing import Timing, TimingPolicy
 
 CHECK = ("-o", "infperf_check_outputs=on")
 
@@ -83,7 +83,7 @@ def test_non_finite_figures_are_null_at_their_source():
 
 
 def test_the_last_guard_leaves_no_non_finite_float_anywhere():
-    from pytest_infperf.results import strict_json
+    from pytest_infperf.measure.results import strict_json
 
     data = {"a": float("nan"), "b": [1.0, float("inf"), (np.float32("-inf"), np.float64(2.5))], "c": {"d": "x"}}
     assert strict_json(data) == {"a": None, "b": [1.0, None, [None, 2.5]], "c": {"d": "x"}}

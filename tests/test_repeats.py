@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from helpers import load_json, run_fake, saved_files
 
-from pytest_infperf import runner
-from pytest_infperf.timing import SyncedClockTimer, TimingPolicy, measure
+from pytest_infperf.measure import runner
+from pytest_infperf.measure.timing import SyncedClockTimer, TimingPolicy, measure
 
 
 def _repeats(data: dict) -> dict[str, list[dict]]:
@@ -179,7 +179,7 @@ def test_onnxruntime_cells_get_a_launch_diagnosis_from_their_session():
 
 
 def test_memory_peak_is_sampled_in_every_repeat_and_the_least_is_compared(fake_suite, monkeypatch):
-    from pytest_infperf import baseline
+    from pytest_infperf.compare import baseline
 
     monkeypatch.setenv("INFPERF_FAKE_ALLOC_MIB", "8")
     assert run_fake(fake_suite, "--benchmark-save=main").ret == 0

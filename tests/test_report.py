@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 from helpers import FAKE_ARGS, run_fake
 
-from pytest_infperf import flops, plots, recommend, report
-from pytest_infperf.gate import Status, Verdict
+from pytest_infperf.artifacts.models import ModelSpec
+from pytest_infperf.compare.gate import Status, Verdict
 from pytest_infperf.matrix import Case
-from pytest_infperf.memory import MemoryStats
-from pytest_infperf.models import ModelSpec
-from pytest_infperf.results import CellResult, ColdStart, OutputCheck
-from pytest_infperf.stats import summarize
-from pytest_infperf.timing import Timing
+from pytest_infperf.measure import flops
+from pytest_infperf.measure.memory import MemoryStats
+from pytest_infperf.measure.results import CellResult, ColdStart, OutputCheck
+from pytest_infperf.measure.stats import summarize
+from pytest_infperf.measure.timing import Timing
+from pytest_infperf.report import fmt, plots, recommend
+from pytest_infperf.report import table as report
 
 # Heavy C extensions are imported here, once: pytester's in-process runs drop modules first imported inside a run,
 # and these cannot be imported a second time into one process.
@@ -163,7 +165,7 @@ def test_concurrency_adds_a_users_column():
 
 
 def test_the_leak_note_uses_one_threshold(monkeypatch):
-    from pytest_infperf import results
+    from pytest_infperf.measure import results
 
     def leaked(mib: float) -> CellResult:
         held = cell("torch", 1, 1.0, mib=200.0)
@@ -177,10 +179,10 @@ def test_the_leak_note_uses_one_threshold(monkeypatch):
 
 
 def test_flops_format():
-    assert report.fmt_flops(3.628e9) == "3.63 GFLOP"
-    assert report.fmt_flops(84672) == "84.67 kFLOP"
-    assert report.fmt_flops(None) == report.fmt_flops(0.0) == "-"
-    assert report.fmt_tflops(0.0004) == "4.0e-04" and report.fmt_tflops(123.4) == "123.4"
+    assert fmt.fmt_flops(3.628e9) == "3.63 GFLOP"
+    assert fmt.fmt_flops(84672) == "84.67 kFLOP"
+    assert fmt.fmt_flops(None) == fmt.fmt_flops(0.0) == "-"
+    assert fmt.fmt_tflops(0.0004) == "4.0e-04" and fmt.fmt_tflops(123.4) == "123.4"
 
 
 def test_markdown_puts_cold_start_and_memory_regressions_first():

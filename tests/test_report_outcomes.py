@@ -1,4 +1,4 @@
-"""Direct tests of pytest_infperf.report_outcomes: cells without a measurement, max-batch and concurrency tables."""
+"""Direct tests of pytest_infperf.report.outcomes: cells without a measurement, max-batch and concurrency tables."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 from test_report import cell
 
-from pytest_infperf import report_outcomes
-from pytest_infperf.concurrency import ConcurrencyStats
-from pytest_infperf.results import Outcome
+from pytest_infperf.measure.concurrency import ConcurrencyStats
+from pytest_infperf.measure.results import Outcome
+from pytest_infperf.report import outcomes as report_outcomes
 
 OOM = Outcome("oom", "torch-cuda-fp32-b4096", "CUDA out of memory", batch=4096,
               memory=(("device_used_mib", 79_000.0), ("device_total_mib", 81_079.0)))

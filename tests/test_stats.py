@@ -1,4 +1,4 @@
-"""Direct tests of pytest_infperf.stats: the figures the gate and the reports are built on."""
+"""Direct tests of pytest_infperf.measure.stats: the figures the gate and the reports are built on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pytest_infperf import stats
+from pytest_infperf.measure import stats
 
 
 def test_summarize_gives_median_spread_and_pytest_benchmarks_quartiles():

@@ -15,7 +15,7 @@ import pytest
 from helpers import FAKE_ARGS, load_json, run_fake, saved_files
 
 import pytest_infperf
-from pytest_infperf import baseline, storage
+from pytest_infperf.compare import baseline, storage
 from pytest_infperf.errors import BaselineError
 
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="kills a writer with SIGKILL")
@@ -128,7 +128,8 @@ def test_without_hard_links_a_save_still_never_replaces(tmp_path, monkeypatch):
 _CHILD = r"""
 import json, os, sys, time
 from pathlib import Path
-from pytest_infperf import atomic, storage
+from pytest_infperf.artifacts import atomic
+from pytest_infperf.compare import storage
 
 class Log:
     def info(self, text, **kwargs):
@@ -149,7 +150,7 @@ payload = json.loads(Path(source).read_text())
 for bench in payload["benchmarks"]:
     bench["stats"]["data"] = bench["stats"]["data"] * 2000  # a baseline of a few MB
 if where == "write":
-    atomic._write_all = stop_half_way  # the one writer of temporary files (pytest_infperf.atomic)
+    atomic._write_all = stop_half_way  # the one writer of temporary files (pytest_infperf.artifacts.atomic)
 else:
     storage._publish = stop_holding_the_lock
 storage.AtomicFileStorage(root, logger=Log(), default_machine_id=machine).save(payload, "killed")

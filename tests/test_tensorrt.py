@@ -18,15 +18,15 @@ onnxruntime = pytest.importorskip("onnxruntime")
 import onnx  # noqa: E402,F401  # imported before pytester's in-process runs, which cannot re-import C extensions
 import trt_standin  # noqa: E402
 
+from pytest_infperf.artifacts.engine_cache import ShapeProfile, cache_key, parse_version  # noqa: E402
+from pytest_infperf.artifacts.models import ModelSpec  # noqa: E402
 from pytest_infperf.backends import make_backend  # noqa: E402
 from pytest_infperf.backends import ort_tensorrt_backend as ort_trt  # noqa: E402
 from pytest_infperf.backends import tensorrt_backend as trt_backend  # noqa: E402
-from pytest_infperf.engine_cache import ShapeProfile, cache_key, parse_version  # noqa: E402
 from pytest_infperf.matrix import Case  # noqa: E402
-from pytest_infperf.models import ModelSpec  # noqa: E402
-from pytest_infperf.runner import run_cell  # noqa: E402
+from pytest_infperf.measure.runner import run_cell  # noqa: E402
+from pytest_infperf.measure.timing import TimingPolicy  # noqa: E402
 from pytest_infperf.settings import BackendOptions  # noqa: E402
-from pytest_infperf.timing import TimingPolicy  # noqa: E402
 
 SHAPE = (3, 16, 16)
 
@@ -188,7 +188,7 @@ def test_int8_needs_the_tensorrt_qdq_layout(trt, source, tmp_path, monkeypatch):
     """ONNX Runtime's default Q/DQ layout (int32 bias DequantizeLinear) is what TensorRT's parser refuses."""
     import functools
 
-    from pytest_infperf import quantize
+    from pytest_infperf.artifacts import quantize
 
     monkeypatch.setattr(quantize, "Calibration", functools.partial(quantize.Calibration, tensorrt_layout=False))
     with pytest.raises(RuntimeError, match="ONNX parser rejected .*only activation types allowed"):

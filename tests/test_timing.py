@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_infperf.timing import SyncedClockTimer, TimingPolicy, measure
+from pytest_infperf.measure.timing import SyncedClockTimer, TimingPolicy, measure
 
 
 @dataclass
@@ -84,7 +84,7 @@ def test_max_rounds_caps_the_loop():
 def test_memory_sampler_samples_only_while_active():
     import time
 
-    from pytest_infperf.memory import MemorySampler
+    from pytest_infperf.measure.memory import MemorySampler
 
     sampler = MemorySampler("cpu", interval=0.001)
     with sampler:

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import progress
+from .. import progress
 from .atomic import write_bytes
 from .engine_cache import cache_key, file_digest
 

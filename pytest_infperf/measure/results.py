@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..gpu import POWER_CAP, THROTTLING, ClockStats
+from ..matrix import Case
 from . import stats
 from .concurrency import ConcurrencyStats
-from .gpu import POWER_CAP, THROTTLING, ClockStats
-from .matrix import Case
 from .memory import MemoryStats
 from .stats import Summary
 from .timing import Timing

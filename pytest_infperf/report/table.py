@@ -7,50 +7,12 @@ rounds, cold start). A value a cell does not have (no memory sampled, no FLOP co
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 
+from ..compare.gate import Status, Verdict
+from ..measure.results import CellResult, Outcome
 from . import recommend
-from .gate import Status, Verdict
-from .results import CellResult, Outcome
-
-MISSING = "-"
-
-
-def fmt_time(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return MISSING
-    if seconds >= 1.0:
-        return f"{seconds:.3f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3f} ms"
-    return f"{seconds * 1e6:.1f} us"
-
-
-def fmt_flops(flops: float | None) -> str:
-    """FLOPs with an SI prefix: 3.63 GFLOP (a multiply-add counts 2)."""
-    if flops is None or not math.isfinite(flops) or flops <= 0:
-        return MISSING
-    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if flops >= scale:
-            return f"{flops / scale:.2f} {prefix}FLOP"
-    return f"{flops:.0f} FLOP"
-
-
-def fmt_tflops(tflops: float | None) -> str:
-    if tflops is None or not math.isfinite(tflops) or tflops <= 0:
-        return MISSING
-    if tflops >= 10:
-        return f"{tflops:,.1f}"
-    if tflops >= 0.01:
-        return f"{tflops:.3f}"
-    if tflops >= 0.001:
-        return f"{tflops:.4f}"
-    return f"{tflops:.1e}"
-
-
-def fmt_mib(mib: float | None) -> str:
-    return MISSING if mib is None or not math.isfinite(mib) else f"{mib:,.1f} MiB"
+from .fmt import MISSING, columns, fmt_flops, fmt_mib, fmt_tflops, fmt_time, markdown_table
 
 
 def _shape(r: CellResult) -> str:
@@ -122,20 +84,13 @@ def table_rows(
     return headers, rows
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    right = {i for i, h in enumerate(headers) if h not in _LEFT}
-
-    def line(cells: Sequence[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs).rstrip()
-
-    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+def _right(headers: Sequence[str]) -> set[int]:
+    return {i for i, h in enumerate(headers) if h not in _LEFT}
 
 
 def results_table(results: Sequence[CellResult], verdicts: Mapping[str, Verdict], reference: str = "") -> list[str]:
     headers, rows = table_rows(results, verdicts, reference)
-    return _table(headers, rows)
+    return columns(headers, rows, _right(headers))
 
 
 def _pick(label: str, cell: CellResult | None, detail: Callable[[CellResult], str], missing: str) -> str:
@@ -220,9 +175,7 @@ def markdown(
 
         paired = sorted(zip(results, rows, strict=True), key=lambda pair: rank(pair[0]))
         rows = [row for _, row in paired]
-    lines.append("| " + " | ".join(headers) + " |")
-    lines.append("|" + "|".join("---" if h in _LEFT else "---:" for h in headers) + "|")
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += markdown_table(headers, rows, _right(headers), escape=True)
     return "\n".join(lines) + "\n"
 
 

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from . import stats
-from .results import CACHED_PHASES, Repeat, cached_seconds, cold_start_seconds, strict_json, usable  # noqa: F401
+from ..measure import stats
+from ..measure.results import CACHED_PHASES, Repeat, cached_seconds, cold_start_seconds, strict_json, usable  # noqa: F401
+from ..report.fmt import fmt_ms
 
 
 class Status(str, Enum):
@@ -137,15 +138,11 @@ class Verdict:
         if self.status is Status.NO_BASELINE or self.baseline_median is None or self.change is None:
             return f"{self.cell}: {self.status.value}{': ' + self.detail if self.detail else ''}"
         return (
-            f"{self.cell}: {self.status.value}: median {_ms(self.current_median)} vs baseline "
-            f"{_ms(self.baseline_median)} ({self.change:+.1%}) [{self.evidence}]"
+            f"{self.cell}: {self.status.value}: median {fmt_ms(self.current_median, 3)} vs baseline "
+            f"{fmt_ms(self.baseline_median, 3)} ({self.change:+.1%}) [{self.evidence}]"
             f"{' (baseline ' + self.baseline_source + ')' if self.baseline_source else ''}"
             f"{'; ' + self.detail if self.detail else ''}"
         )
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3f} ms"
 
 
 def rounds_to_decide(p_value: float, rounds: int, alpha: float, baseline_rounds: int) -> int | None:

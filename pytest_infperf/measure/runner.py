@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import gpu, hostspeed, progress
-from .backends.base import Backend
+from .. import gpu, progress
+from ..artifacts.models import ModelSource, ModelSpec
+from ..backends.base import Backend
+from ..matrix import Case
+from . import hostspeed
 from .concurrency import measure_concurrent
 from .flops import flops_per_image
-from .matrix import Case
 from .memory import MemorySampler
-from .models import ModelSource, ModelSpec
 from .results import CellResult, ColdStart, Diagnosis, OutputCheck, Repeat
 from .stats import summarize
 from .timing import TimingPolicy, measure

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import gpu
+from .. import gpu
 
 LIBRARIES = (
     "torch", "torchvision", "onnxruntime", "onnxruntime-gpu", "onnx", "tensorrt", "torch-tensorrt", "numpy",

@@ -25,9 +25,9 @@ from typing import Any
 from pytest_benchmark.storage.file import FileStorage
 from pytest_benchmark.utils import safe_dumps
 
-from .atomic import TEMP_MARK, fsync_dir, unlink_quietly, write_temp
-from .atomic import write_bytes as atomic_write
-from .errors import InfperfError
+from ..artifacts.atomic import TEMP_MARK, fsync_dir, unlink_quietly, write_temp
+from ..artifacts.atomic import write_bytes as atomic_write
+from ..errors import InfperfError
 
 try:
     import fcntl

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from ..compare.gate import Status, Verdict
+from ..measure.results import CellResult
 from . import recommend
-from .gate import Status, Verdict
-from .results import CellResult
+from .fmt import fmt_time
 
 INSTALL = "pip install matplotlib  (or pip install 'pytest-infperf[plot]')"
 _DPI = 110
@@ -221,7 +222,7 @@ def baseline_plot(
         if v.baseline_median is None:
             text = v.status.value
         else:
-            text = f"{_ms(v.baseline_median)} → {_ms(v.current_median)}"
+            text = f"{fmt_time(v.baseline_median, 2, 'µs')} → {fmt_time(v.current_median, 2, 'µs')}"
         inside_right = change < 0 or v.change is None
         ax.text(span * 1.2 if inside_right else -span * 1.2, y, text, va="center",
                 ha="right" if inside_right else "left", fontsize=8, color="0.2", zorder=4)
@@ -235,14 +236,6 @@ def baseline_plot(
     fig.legend(handles=handles, loc="outside right center", title="verdict", fontsize=9, title_fontsize=9)
     fig.savefig(path)
     return path
-
-
-def _ms(seconds: float) -> str:
-    if seconds >= 1.0:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} µs"
 
 
 def write_plots(

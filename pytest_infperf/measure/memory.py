@@ -52,7 +52,7 @@ class _Nvml:
     def __init__(self, torch_index: int) -> None:
         import pynvml
 
-        from .gpu import _nvml_handle
+        from ..gpu import _nvml_handle
 
         self._pynvml = pynvml
         self._handle = _nvml_handle(torch_index)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .errors import ModelError
-from .models import ModelSource
+from ..artifacts.models import ModelSource
+from ..errors import ModelError
 
 
 def flops_per_image(source: ModelSource, input_shape: tuple[int, ...]) -> float | None:

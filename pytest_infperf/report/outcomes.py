@@ -4,34 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .maxbatch import MaxBatch
-from .results import CellResult, Outcome
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    return ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-            for line in (headers, ["-" * w for w in widths], *rows)]
+from ..measure.maxbatch import MaxBatch
+from ..measure.results import CellResult, Outcome
+from .fmt import Rows, columns, fmt_ms, markdown_table
 
 
 def outcome_lines(outcomes: Mapping[str, Outcome]) -> list[str]:
     return [f"{nodeid}: {o.describe()}" for nodeid, o in outcomes.items()]
 
 
-def _fmt_ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1e3:.2f} ms"
-
-
-Rows = tuple[list[str], list[list[str]]]
-
-
-def _md(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
-            *("| " + " | ".join(row) + " |" for row in rows)]
-
-
 def max_batch_table(found: Sequence[MaxBatch]) -> list[str]:
-    return _table(*max_batch_rows(found))
+    return columns(*max_batch_rows(found))
 
 
 def max_batch_rows(found: Sequence[MaxBatch]) -> Rows:
@@ -44,14 +27,14 @@ def max_batch_rows(found: Sequence[MaxBatch]) -> Rows:
             m.model, m.cell, str(m.largest_ok) if m.largest_ok is not None else "none",
             str(m.smallest_failing) if m.smallest_failing is not None else f"- (limit {m.limit})",
             m.limited_by, f"{m.peak_mib:,.0f} MiB" if m.peak_mib is not None else "-",
-            _fmt_ms(at_largest.seconds_per_batch if at_largest else None), str(len(m.tries)), f"{m.seconds:.0f} s",
+            fmt_ms(at_largest.seconds_per_batch if at_largest else None), str(len(m.tries)), f"{m.seconds:.0f} s",
         ])
     return headers, rows
 
 
 def concurrency_table(results: Sequence[CellResult]) -> list[str]:
     headers, rows = concurrency_rows(results)
-    return _table(headers, rows) if rows else []
+    return columns(headers, rows) if rows else []
 
 
 def concurrency_rows(results: Sequence[CellResult]) -> Rows:
@@ -72,7 +55,7 @@ def concurrency_rows(results: Sequence[CellResult]) -> Rows:
             p50, p90, p99 = (c.p50_s, c.p90_s, c.p99_s) if c else (r.summary.median, r.summary.p90, r.summary.p99)
             rows.append([
                 model, backend, device, precision, str(batch), str(r.case.concurrency), f"{r.images_per_s:,.1f}",
-                f"{r.images_per_s / single:.2f}x" if single else "-", _fmt_ms(p50), _fmt_ms(p90), _fmt_ms(p99),
+                f"{r.images_per_s / single:.2f}x" if single else "-", fmt_ms(p50), fmt_ms(p90), fmt_ms(p99),
                 f"{c.fairness:.2f}" if c else "-",
             ])
     return headers, rows
@@ -87,8 +70,8 @@ def markdown(outcomes: Mapping[str, Outcome], found: Sequence[MaxBatch], results
         out += [f"- **{o.title}**: `{nodeid}`: {o.describe()}" for nodeid, o in outcomes.items()]
         out.append("")
     if found:
-        out += ["## Largest batch that runs", "", *_md(*max_batch_rows(found)), ""]
+        out += ["## Largest batch that runs", "", *markdown_table(*max_batch_rows(found)), ""]
     headers, rows = concurrency_rows(results)
     if rows:
-        out += ["## Concurrent users", "", *_md(headers, rows), ""]
+        out += ["## Concurrent users", "", *markdown_table(headers, rows), ""]
     return "\n".join(out)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import atomic, progress
-from .errors import ModelError
+from .. import progress
+from ..errors import ModelError
+from . import atomic
 
 ONNX_OPSET = 17
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .results import CellResult, Outcome
+from ..measure.results import CellResult, Outcome
 
 NO_BATCH_1 = "- (no batch-1 cell; add 1 to --infperf-batches)"
 

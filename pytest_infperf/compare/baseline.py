@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import stats
-from .errors import BaselineError
-from .results import cached_seconds, cold_start_seconds
+from ..errors import BaselineError
+from ..measure import stats
+from ..measure.results import cached_seconds, cold_start_seconds
 
 # Schema 2 adds the run-level ``infperf`` object beside machine_info: {"schema": 2, "outcomes": {fullname:
 # {"status": "oom" | "crashed" | "timeout" | "error", "cell": ..., "message": ..., ...}}} for cells without timing.

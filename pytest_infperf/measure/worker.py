@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import progress
-from .errors import ModelError
+from .. import progress
+from ..errors import ModelError
 from .results import Outcome
 
 LOG_TAIL_LINES = 30
