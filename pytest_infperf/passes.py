@@ -21,6 +21,7 @@ from .artifacts.models import ModelSpec
 from .errors import ModelError
 from .fixture import cell_request, run_job, tag, write_progress
 from .matrix import Case
+from .measure.results import Outcome
 from .measure.runner import execute_repeat, source_for
 
 
@@ -88,16 +89,14 @@ def run(session: pytest.Session) -> None:
             if session.shouldstop or session.shouldfail:
                 return
             earlier = store.setdefault(cell.nodeid, [])
-            if any(kind == "outcome" for kind, _ in earlier):
+            if any(isinstance(value, Outcome) for value in earlier):
                 continue  # it crashed, hung or ran out of memory already: its test reports that
 
             def on_progress(message: str, elapsed: float, cell: PlannedCell = cell, index: int = index) -> None:
                 write_progress(config, f"pass {index + 1}: {cell.case.id}: {message} ({elapsed:.0f} s so far)")
 
             request = cell_request(config, cell.nodeid, cell.case, cell.spec, cell.backend)
-            kind, value = run_job(config, cell.case.id, execute_repeat, request, slot=index, on_progress=on_progress,
-                                  echo_log=False, what=f"repeat pass {index + 1} of {settings.repeats}")
-            if kind == "ok":
-                value = tag(value, index, index, settings.isolate)
-            earlier.append((kind, value))
+            value = run_job(config, cell.case.id, execute_repeat, request, slot=index, on_progress=on_progress,
+                            echo_log=False, what=f"repeat pass {index + 1} of {settings.repeats}")
+            earlier.append(value if isinstance(value, Outcome) else tag(value, index, index, settings.isolate))
         write_progress(config, f"repeat pass {index + 1} done in {time.monotonic() - started:.0f} s")

@@ -25,7 +25,7 @@ from .compare.storage import install as install_atomic_storage
 from .errors import ModelError
 from .fixture import InfPerf
 from .matrix import expand, resolve_devices
-from .measure.results import strict_json
+from .measure.results import OutcomeStatus, strict_json
 from .measure.runner import clear_sources
 from .measure.worker import WorkerPool
 from .report import summary
@@ -127,7 +127,7 @@ def kept_logs(config: pytest.Config) -> Path | None:
     only the last lines of the log) and the folder holds logs. Otherwise it is removed, and so is nothing else."""
     folder = config.stash.get(state.TEMP_LOGS, None)
     outcomes = config.stash.get(state.OUTCOMES, {}).values()
-    if folder is None or not any(o.status in ("crashed", "timeout") for o in outcomes):
+    if folder is None or not any(o.status in (OutcomeStatus.CRASHED, OutcomeStatus.TIMEOUT) for o in outcomes):
         return None
     try:
         return folder if any(folder.iterdir()) else None

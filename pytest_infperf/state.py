@@ -9,7 +9,7 @@ import pytest
 
 from .compare.fingerprint import Fingerprint
 from .compare.gate import Verdict
-from .measure.results import CellResult, Outcome
+from .measure.results import CellResult, Outcome, Repeat
 from .settings import Settings
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -25,7 +25,7 @@ MAX_BATCH = pytest.StashKey[list[Any]]()  # maxbatch.MaxBatch per search cell
 WORKER = pytest.StashKey[Any]()  # worker.WorkerPool: the session's child processes for cells, one per repeat slot
 TEMP_LOGS = pytest.StashKey[Path | None]()  # the workers' log folder when it is a temporary one (removed at the end)
 INTERRUPTED = pytest.StashKey[bool]()  # set when saving: the session was interrupted, so no baseline is published
-REPEATS = pytest.StashKey[dict[str, list[Any]]]()  # nodeid -> (kind, Repeat | Outcome) from the interleaved passes
+REPEATS = pytest.StashKey[dict[str, list[Repeat | Outcome]]]()  # nodeid -> what the interleaved passes took
 XDIST_USER_DISABLE = pytest.StashKey[bool]()  # worker: the user's own --benchmark-disable
 XDIST_SAVE = pytest.StashKey[Any]()  # worker: the save/autosave/json options taken over by the controller
 XDIST_JSON = pytest.StashKey[list[Any]]()  # controller: each worker's pytest-benchmark JSON

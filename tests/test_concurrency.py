@@ -35,10 +35,10 @@ POLICY = TimingPolicy(min_rounds=5, max_time=0.3)
 
 
 def test_independent_users_add_throughput_and_a_shared_device_does_not():
-    _, one = measure_concurrent([Session(0.005)], batch=2, policy=POLICY)
-    _, four = measure_concurrent([Session(0.005) for _ in range(4)], batch=2, policy=POLICY)
+    _, one = measure_concurrent([Session(0.005)], batch=2, timing_policy=POLICY)
+    _, four = measure_concurrent([Session(0.005) for _ in range(4)], batch=2, timing_policy=POLICY)
     lock = threading.Lock()
-    _, shared = measure_concurrent([Session(0.005, lock) for _ in range(4)], batch=2, policy=POLICY)
+    _, shared = measure_concurrent([Session(0.005, lock) for _ in range(4)], batch=2, timing_policy=POLICY)
     assert four.users == 4 and len(four.per_user_requests) == 4
     assert four.images_per_s > 2.5 * one.images_per_s  # four sleeping users overlap
     assert shared.images_per_s < 1.6 * one.images_per_s  # one device at a time: no gain
@@ -48,11 +48,11 @@ def test_independent_users_add_throughput_and_a_shared_device_does_not():
 
 
 def test_timing_holds_every_completed_request_and_the_first_call_apart():
-    timing, conc = measure_concurrent([Session(0.002) for _ in range(2)], batch=1, policy=POLICY)
+    timing, conc = measure_concurrent([Session(0.002) for _ in range(2)], batch=1, timing_policy=POLICY)
     assert len(timing.samples) == conc.requests == sum(conc.per_user_requests)
     assert timing.block_size == 1 and timing.first_call > 0 and timing.warmup_calls == 10
 
 
 def test_a_failing_user_stops_the_measurement_with_its_error():
     with pytest.raises(RuntimeError, match="illegal memory access"):
-        measure_concurrent([Session(0.001), Session(0.001, fail_after=20)], batch=1, policy=POLICY)
+        measure_concurrent([Session(0.001), Session(0.001, fail_after=20)], batch=1, timing_policy=POLICY)

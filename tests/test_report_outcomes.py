@@ -8,7 +8,7 @@ import pytest
 from test_report import cell
 
 from pytest_infperf.measure.concurrency import ConcurrencyStats
-from pytest_infperf.measure.results import Outcome
+from pytest_infperf.measure.results import Outcome, OutcomeStatus
 from pytest_infperf.report import outcomes as report_outcomes
 
 OOM = Outcome("oom", "torch-cuda-fp32-b4096", "CUDA out of memory", batch=4096,
@@ -26,8 +26,9 @@ def test_outcomes_come_first_with_their_figures():
 
 
 def test_an_unknown_outcome_status_is_an_error_not_a_dash():
-    with pytest.raises(KeyError):
-        report_outcomes.markdown({"t.py::c": Outcome("melted", "c", "?")}, [], [])
+    with pytest.raises(ValueError, match="melted"):  # refused where it is made: no renderer ever meets it
+        Outcome("melted", "c", "?")
+    assert Outcome("oom", "c", "?").status is OutcomeStatus.OOM == "oom"
 
 
 def test_concurrency_rows_scale_against_one_user():

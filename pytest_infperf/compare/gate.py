@@ -169,7 +169,7 @@ Repeats = Sequence[Sequence[float]]  # one run of a cell: its repeats, each a se
 
 
 def _allowances(
-    current: Sequence[float], runs: Sequence[Sequence[float]], policy: GatePolicy, floor: float
+    current: Sequence[float], runs: Sequence[Sequence[float]], gate_policy: GatePolicy, floor: float
 ) -> tuple[dict[str, float], float | None, float | None]:
     """Each noise allowance that applies (relative change), the repeats' spread and the runs' sigma."""
     k = len(runs)
@@ -181,12 +181,12 @@ def _allowances(
     if k >= MIN_RUNS_FOR_SIGMA:
         sigma = stats.between_run_sigma([stats.run_estimate(run) for run in runs])
         if sigma is not None:
-            allow["runs"] = stats.prediction_limit(sigma, k, policy.confidence)
+            allow["runs"] = stats.prediction_limit(sigma, k, gate_policy.confidence)
     elif max(len(run) for run in runs) < 2:
         # one repeat per baseline run and too few runs: nothing measured says how noisy the baseline's figure is
-        allow["prior"] = stats.prior_limit(policy.noise_prior, k, policy.confidence)
+        allow["prior"] = stats.prior_limit(gate_policy.noise_prior, k, gate_policy.confidence)
     if floor > 0:
-        allow["floor"] = stats.prior_limit(floor, k, policy.confidence)
+        allow["floor"] = stats.prior_limit(floor, k, gate_policy.confidence)
     return allow, spread, sigma
 
 
@@ -194,7 +194,7 @@ def decide(
     cell: str,
     current: Repeats,
     baseline_runs: Sequence[Repeats],
-    policy: GatePolicy,
+    gate_policy: GatePolicy,
     source: str = "",
     floor: float = 0.0,
     unstable: str = "",
@@ -212,17 +212,17 @@ def decide(
     base = stats.center([stats.run_estimate(m) for m in run_medians])
     change = cur / base - 1.0
     k = len(run_medians)
-    allow, spread, sigma = _allowances(cur_medians, run_medians, policy, floor)
+    allow, spread, sigma = _allowances(cur_medians, run_medians, gate_policy, floor)
     # Assumed and estimated noise (prior, floor, the runs' spread) is capped: a change beyond max_limit counts however
     # noisy the cell is thought to be. The repeats' own disagreement is measured in these very runs and is not:
     # a launch-bound H200 cell whose repeats read 0.92 and 1.56 ms shows that +69 % is within its noise.
-    cap = max(policy.max_limit, policy.threshold)
+    cap = max(gate_policy.max_limit, gate_policy.threshold)
     capped = {n: min(v, cap) if n != "repeats" else v for n, v in allow.items()}
     noise_limit, limited_by = max(((v, n) for n, v in capped.items()), default=(0.0, ""))
     if noise_limit == cap and allow.get(limited_by, 0.0) > cap:
         limited_by = "cap"
-    limit = max(policy.threshold, noise_limit)
-    if limit == policy.threshold:
+    limit = max(gate_policy.threshold, noise_limit)
+    if limit == gate_policy.threshold:
         limited_by = "threshold"
 
     # the rank test on the fastest repeats: the figures compared must come from consistently shifted samples
@@ -237,11 +237,11 @@ def decide(
     )
     magnitude = abs(math.log1p(change))
 
-    if magnitude <= math.log1p(policy.threshold):
+    if magnitude <= math.log1p(gate_policy.threshold):
         return Verdict(cell, Status.UNCHANGED, **common)
     if unstable:
         return Verdict(cell, Status.UNSTABLE, **common, detail=f"{unstable}; rerun on a steady GPU to compare")
-    undecided = magnitude <= math.log1p(limit) or p_value >= policy.alpha
+    undecided = magnitude <= math.log1p(limit) or p_value >= gate_policy.alpha
     if undecided and change < 0:
         # "noisy" says a slowdown could not be ruled out; a speed-up within the noise is no such case
         return Verdict(cell, Status.UNCHANGED, **common,
@@ -256,11 +256,11 @@ def decide(
             hint = "this kind of cell cannot decide a change this small; raise --infperf-threshold or gate it elsewhere"
         return Verdict(
             cell, Status.NOISY, **common,
-            detail=f"{change:+.1%} is beyond the {policy.threshold:.0%} threshold but within this cell's "
+            detail=f"{change:+.1%} is beyond the {gate_policy.threshold:.0%} threshold but within this cell's "
             f"noise (±{limit:.1%}, {limited_by}); {hint}",
         )
-    if p_value >= policy.alpha:
-        rounds = rounds_to_decide(p_value, len(fastest_current), policy.alpha, len(pooled))
+    if p_value >= gate_policy.alpha:
+        rounds = rounds_to_decide(p_value, len(fastest_current), gate_policy.alpha, len(pooled))
         hint = (f"about {rounds} rounds (now {len(fastest_current)}) would likely decide it: "
                 f"--benchmark-min-rounds={rounds}" if rounds
                 else "the samples show no consistent shift; more rounds are unlikely to decide it")
@@ -277,7 +277,9 @@ def wants_confirmation(verdict: Verdict) -> bool:
     return verdict.status is Status.REGRESSED or verdict.status is Status.NOISY
 
 
-def instability(repeats: Sequence[Repeat], baseline_mhz: float | None, launch_bound: bool, policy: GatePolicy) -> str:
+def instability(
+    repeats: Sequence[Repeat], baseline_mhz: float | None, launch_bound: bool, gate_policy: GatePolicy
+) -> str:
     """Why this run of a GPU cell cannot be compared (empty when it can): every repeat was slowed by heat or the
     hardware (a slowed repeat among steady ones is simply left out, see results.usable), or a device-bound cell's
     fastest steady repeat ran at an SM clock far from the baseline's. Running at the power cap is neither."""
@@ -290,7 +292,7 @@ def instability(repeats: Sequence[Repeat], baseline_mhz: float | None, launch_bo
     steady = usable(repeats)
     fastest = steady[stats.fastest([r.median for r in steady])]
     return clock_shift(fastest.clock.median_mhz if fastest.clock is not None else None, baseline_mhz,
-                       policy.clock_tolerance)
+                       gate_policy.clock_tolerance)
 
 
 def clock_shift(current_mhz: float | None, baseline_mhz: float | None, tolerance: float) -> str:
@@ -303,7 +305,7 @@ def clock_shift(current_mhz: float | None, baseline_mhz: float | None, tolerance
 
 
 def decide_cold(
-    cell: str, current: float | Sequence[float], baseline: Sequence[float], policy: GatePolicy, source: str = ""
+    cell: str, current: float | Sequence[float], baseline: Sequence[float], gate_policy: GatePolicy, source: str = ""
 ) -> Verdict:
     """Cold start has one value per repeat, so no rank test: the least of the current repeats against the baseline
     runs' least. It regresses when it moved beyond the looser cold threshold, beyond the baseline runs' own spread,
@@ -316,21 +318,21 @@ def decide_cold(
     base = stats.center(baseline)
     change = now / base - 1.0 if base > 0 else 0.0
     sigma = stats.between_run_sigma(baseline) if len(baseline) >= MIN_RUNS_FOR_SIGMA else None
-    limit = policy.cold_threshold
+    limit = gate_policy.cold_threshold
     if sigma is not None:
-        limit = max(limit, stats.prediction_limit(sigma, len(baseline), policy.confidence))
+        limit = max(limit, stats.prediction_limit(sigma, len(baseline), gate_policy.confidence))
     common = dict(current_median=now, baseline_median=base, change=change, limit=limit, sigma=sigma,
                   baseline_runs=len(baseline), baseline_source=source, repeats=len(values))
     if abs(math.log1p(change)) <= math.log1p(limit):
         return Verdict(cell, Status.UNCHANGED, **common)
-    if abs(now - base) <= policy.cold_floor_s:
+    if abs(now - base) <= gate_policy.cold_floor_s:
         return Verdict(cell, Status.UNCHANGED, **common,
-                       detail=f"{now - base:+.3f} s is within the {policy.cold_floor_s:g} s cold-start floor")
+                       detail=f"{now - base:+.3f} s is within the {gate_policy.cold_floor_s:g} s cold-start floor")
     return Verdict(cell, Status.REGRESSED if change > 0 else Status.IMPROVED, **common,
                    detail="cold start (load + first call, export excluded)")
 
 
-def decide_memory(cell: str, current: Sequence[float], baseline: Sequence[Sequence[float]], policy: GatePolicy,
+def decide_memory(cell: str, current: Sequence[float], baseline: Sequence[Sequence[float]], gate_policy: GatePolicy,
                   rss: bool = False) -> Verdict:
     """Peak memory regresses when each run's least repeat peak grew by more than the threshold in % *and* by more
     than the MiB allowance over the largest baseline run (the largest stored figure is the honest reference).
@@ -348,19 +350,20 @@ def decide_memory(cell: str, current: Sequence[float], baseline: Sequence[Sequen
         return Verdict(cell, Status.NO_BASELINE, now, detail="no stored memory peak for this cell", unit="MiB")
     base = max(min(run) for run in runs)
     spread = max(max(run) - min(run) for run in (current, *runs))
-    floor = max(policy.memory_threshold_mib, policy.memory_rss_floor_mib if rss else 0.0)
+    floor = max(gate_policy.memory_threshold_mib, gate_policy.memory_rss_floor_mib if rss else 0.0)
     allowance = max(floor, spread)
     grew = now - base
     change = grew / max(base, 1.0)  # finite: a baseline peak of 0 MiB counts as 1 MiB
-    common = dict(current_median=now, baseline_median=base, change=change, limit=policy.memory_threshold,
+    common = dict(current_median=now, baseline_median=base, change=change, limit=gate_policy.memory_threshold,
                   baseline_runs=len(runs), unit="MiB", repeats=len(current))
     shown = f"peak memory {now:.0f} MiB vs {base:.0f} MiB"
     if spread > floor:
         why = f"allowance {allowance:.0f} MiB: the repeats' spread"
     else:
-        why = f"allowance {allowance:.0f} MiB: " + ("RSS floor" if floor > policy.memory_threshold_mib else "threshold")
-    if grew > allowance and change > policy.memory_threshold:
+        kind = "RSS floor" if floor > gate_policy.memory_threshold_mib else "threshold"
+        why = f"allowance {allowance:.0f} MiB: {kind}"
+    if grew > allowance and change > gate_policy.memory_threshold:
         return Verdict(cell, Status.REGRESSED, **common, detail=f"{shown} (+{grew:.0f} MiB; {why})")
-    if -grew > allowance and change < -policy.memory_threshold:
+    if -grew > allowance and change < -gate_policy.memory_threshold:
         return Verdict(cell, Status.IMPROVED, **common, detail=f"{shown} ({grew:.0f} MiB; {why})")
     return Verdict(cell, Status.UNCHANGED, **common, detail=f"{shown} ({grew:+.0f} MiB; {why})")

@@ -57,7 +57,7 @@ def _user(
 def measure_concurrent(
     sessions: Sequence[Any],
     batch: int,
-    policy: TimingPolicy,
+    timing_policy: TimingPolicy,
     clock: Clock = time.perf_counter,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[Timing, ConcurrencyStats]:
@@ -86,14 +86,14 @@ def measure_concurrent(
     ]
     for thread in threads:
         thread.start()
-    window = max(policy.max_time, 0.0)
+    window = max(timing_policy.max_time, 0.0)
     started = clock()
     go.set()
     while True:
         sleep(0.01)
         elapsed = clock() - started
         done = min(len(lat) for lat in latencies)
-        if errors or (elapsed >= window and done >= policy.min_rounds):
+        if errors or (elapsed >= window and done >= timing_policy.min_rounds):
             break
     counts = tuple(len(lat) for lat in latencies)  # requests completed when the window closed
     stop.set()

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -191,11 +192,23 @@ def usable(repeats: Sequence[Repeat]) -> list[Repeat]:
     return steady or list(repeats)
 
 
+class OutcomeStatus(str, Enum):
+    """Why a cell has no measurement. A str enum: it compares equal to, and serialises as, its value."""
+
+    OOM = "oom"
+    CRASHED = "crashed"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A cell that produced no measurement: out of memory, crashed, timed out, or failed with an error."""
 
-    status: str  # "oom" | "crashed" | "timeout" | "error"
+    status: OutcomeStatus
     cell: str
     message: str
     batch: int = 0
@@ -203,15 +216,18 @@ class Outcome:
     log_tail: tuple[str, ...] = ()
     memory: tuple[tuple[str, float], ...] = ()  # device/host memory figures at the failure (MiB)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", OutcomeStatus(self.status))  # a plain string from a file or a caller
+
     @property
     def title(self) -> str:
-        return {"oom": "out of memory", "crashed": "crashed", "timeout": "timed out", "error": "error"}[self.status]
+        return _TITLES[self.status]
 
     def describe(self) -> str:
-        if self.status == "error":  # the message says what failed (a model factory, a backend's own error)
+        if self.status is OutcomeStatus.ERROR:  # the message says what failed (a model factory, a backend's own error)
             return f"{self.cell}: {self.message}"
         text = f"{self.cell}: {self.title}"
-        if self.status == "oom":
+        if self.status is OutcomeStatus.OOM:
             mem = dict(self.memory)
             figures = [f"batch {self.batch}"]
             if "device_used_mib" in mem:
@@ -225,9 +241,13 @@ class Outcome:
 
     def to_json(self) -> dict[str, object]:
         return strict_json({
-            "status": self.status, "cell": self.cell, "message": self.message, "batch": self.batch,
+            "status": self.status.value, "cell": self.cell, "message": self.message, "batch": self.batch,
             "exit_signal": self.exit_signal, "log_tail": list(self.log_tail), "memory": dict(self.memory),
         })
+
+
+_TITLES = {OutcomeStatus.OOM: "out of memory", OutcomeStatus.CRASHED: "crashed", OutcomeStatus.TIMEOUT: "timed out",
+           OutcomeStatus.ERROR: "error"}
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ class CellRequest:
     spec: ModelSpec
     rootpath: Path
     backend: Backend
-    policy: TimingPolicy
+    timing_policy: TimingPolicy
     cache_dir: Path
     seed: int
     check_outputs: bool = True
@@ -194,7 +194,7 @@ def execute_cell(request: CellRequest) -> CellResult:
     source = source_for(request.spec, request.rootpath, request.seed)
     request.backend.prepare(source)
     return run_cell(
-        request.nodeid, request.case, request.backend, source, request.policy, request.cache_dir, request.seed,
+        request.nodeid, request.case, request.backend, source, request.timing_policy, request.cache_dir, request.seed,
         reference=source.reference_output if request.check_outputs else None, memory=request.memory,
     )
 
@@ -206,7 +206,7 @@ def execute_repeat(request: CellRequest) -> Repeat:
     source = source_for(request.spec, request.rootpath, request.seed)
     request.backend.prepare(source)
     result = run_cell(
-        request.nodeid, request.case, request.backend, source, request.policy, request.cache_dir, request.seed,
+        request.nodeid, request.case, request.backend, source, request.timing_policy, request.cache_dir, request.seed,
         reference=None, memory=request.memory,
     )
     return result.repeats[0]
@@ -223,7 +223,7 @@ def run_cell(
     case: Case,
     backend: Backend,
     source: ModelSource,
-    policy: TimingPolicy,
+    timing_policy: TimingPolicy,
     cache_dir: Path,
     seed: int,
     reference: Reference | None = None,
@@ -252,9 +252,9 @@ def run_cell(
         diagnosis = None
         if case.concurrency > 1:
             clock = getattr(timer, "clock", time.perf_counter)
-            timing, concurrent = measure_concurrent(sessions, case.batch, policy, clock=clock)
+            timing, concurrent = measure_concurrent(sessions, case.batch, timing_policy, clock=clock)
         else:
-            timing = measure(first.run, timer, policy, between_blocks=_each(clocks, probe))
+            timing = measure(first.run, timer, timing_policy, between_blocks=_each(clocks, probe))
             diagnosis = _diagnose(timer, timing.samples, first)
         after = _device_state(case)
         if sampler is not None:

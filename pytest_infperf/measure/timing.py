@@ -85,7 +85,10 @@ def _settled(times: list[float], window: int, tolerance: float) -> bool:
 
 
 def measure(
-    fn: Callable[[], object], timer: BlockTimer, policy: TimingPolicy, between_blocks: Callable[[], None] | None = None
+    fn: Callable[[], object],
+    timer: BlockTimer,
+    timing_policy: TimingPolicy,
+    between_blocks: Callable[[], None] | None = None,
 ) -> Timing:
     """Measure ``fn`` (one inference on prepared inputs): first call, warm-up, then timed blocks.
 
@@ -97,23 +100,24 @@ def measure(
     while True:
         warm_times.append(timer.time_block(fn, 1))
         elapsed = sum(warm_times)
-        settled = _settled(warm_times, policy.settle_window, policy.settle_tolerance)
-        enough = len(warm_times) >= policy.warmup_min_calls and elapsed >= policy.warmup_min_time
-        if (enough and settled) or len(warm_times) >= policy.warmup_max_calls or elapsed >= policy.warmup_max_time:
+        settled = _settled(warm_times, timing_policy.settle_window, timing_policy.settle_tolerance)
+        enough = len(warm_times) >= timing_policy.warmup_min_calls and elapsed >= timing_policy.warmup_min_time
+        capped = len(warm_times) >= timing_policy.warmup_max_calls or elapsed >= timing_policy.warmup_max_time
+        if (enough and settled) or capped:
             break
 
-    per_call = float(np.median(warm_times[-policy.settle_window :]))
-    block = max(1, math.ceil(policy.min_block_time / per_call)) if per_call > 0 else 1
+    per_call = float(np.median(warm_times[-timing_policy.settle_window :]))
+    block = max(1, math.ceil(timing_policy.min_block_time / per_call)) if per_call > 0 else 1
 
     samples: list[float] = []
     spent = 0.0
-    while len(samples) < policy.max_rounds:
+    while len(samples) < timing_policy.max_rounds:
         elapsed = timer.time_block(fn, block)
         spent += elapsed
         samples.append(elapsed / block)
         if between_blocks is not None:
             between_blocks()
-        if len(samples) >= policy.min_rounds and spent >= policy.max_time:
+        if len(samples) >= timing_policy.min_rounds and spent >= timing_policy.max_time:
             break
 
     return Timing(

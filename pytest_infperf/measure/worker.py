@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import progress
 from ..errors import ModelError
-from .results import Outcome
+from .results import Outcome, OutcomeStatus
 
 LOG_TAIL_LINES = 30
 POLL_S = 0.2
@@ -90,12 +90,19 @@ def _release(device: str) -> None:
                 torch.cuda.empty_cache()
 
 
-def execute(job: Job) -> tuple[str, Any]:
-    """Run a job here; never raises for the job's own failures: returns ("ok", value) or ("outcome", Outcome)."""
+@dataclass(frozen=True)
+class Progress:
+    """A long phase's message, sent by the child while a job runs (not the job's value)."""
+
+    message: str
+
+
+def execute(job: Job) -> Any:
+    """Run a job here; never raises for the job's own failures: returns the job's value, or an ``Outcome``."""
     try:
-        return "ok", job.func(*job.args)
+        return job.func(*job.args)
     except ModelError as exc:
-        return "outcome", Outcome("error", job.label, str(exc), batch=job.batch)
+        return Outcome(OutcomeStatus.ERROR, job.label, str(exc), batch=job.batch)
     except BaseException as exc:  # noqa: BLE001 - every failure of the cell is its outcome
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
@@ -105,9 +112,10 @@ def execute(job: Job) -> tuple[str, Any]:
             del exc
             _release(job.device)
             first = str(tb[-1]).strip().splitlines()[0] if tb else "out of memory"
-            return "outcome", Outcome("oom", job.label, first[:500], batch=job.batch, memory=tuple(memory.items()))
-        return "outcome", Outcome(
-            "error", job.label, "".join(tb[-1:]).strip(), batch=job.batch, log_tail=tuple("".join(tb).splitlines())
+            return Outcome(OutcomeStatus.OOM, job.label, first[:500], batch=job.batch, memory=tuple(memory.items()))
+        return Outcome(
+            OutcomeStatus.ERROR, job.label, "".join(tb[-1:]).strip(), batch=job.batch,
+            log_tail=tuple("".join(tb).splitlines()),
         )
 
 
@@ -123,18 +131,18 @@ def _worker_main(conn: Any, log_path: str, slot: str = "0", start: int = 1) -> N
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     faulthandler.enable(file=log, all_threads=False)
-    progress.set_sink(lambda message: conn.send(("progress", message)))
+    progress.set_sink(lambda message: conn.send(Progress(message)))
     while True:
         job = conn.recv()
         if job is None:
             return
-        kind, value = execute(job)
+        value = execute(job)
         sys.stdout.flush()
         sys.stderr.flush()
         try:
-            conn.send((kind, value))
+            conn.send(value)
         except Exception as exc:  # an unpicklable result is the job's error, not the worker's end
-            conn.send(("outcome", Outcome("error", job.label, f"result could not be sent back: {exc}")))
+            conn.send(Outcome(OutcomeStatus.ERROR, job.label, f"result could not be sent back: {exc}"))
 
 
 def _signal_name(code: int | None) -> str:
@@ -189,8 +197,8 @@ class Worker:
 
     def run(
         self, job: Job, timeout: float = 0.0, on_progress: Callable[[str, float], None] | None = None
-    ) -> tuple[str, Any, str]:
-        """("ok", value, log) or ("outcome", Outcome, log); log is what the child wrote during the job."""
+    ) -> tuple[Any, str]:
+        """(the job's value or its Outcome, log); log is what the child wrote during the job."""
         if not self.alive():
             self._start()
         assert self.log_path is not None
@@ -199,8 +207,8 @@ class Worker:
         try:
             self._conn.send(job)
         except Exception as exc:
-            return "outcome", Outcome(
-                "error", job.label,
+            return Outcome(
+                OutcomeStatus.ERROR, job.label,
                 f"the cell could not be sent to the worker process ({type(exc).__name__}: {exc}); with isolation "
                 "the model factory and backend must be picklable (module-level); or run with -o infperf_isolate=off",
                 batch=job.batch,
@@ -210,16 +218,16 @@ class Worker:
         while True:
             if self._conn.poll(POLL_S):
                 try:
-                    kind, value = self._conn.recv()
+                    value = self._conn.recv()
                 except (EOFError, OSError):
                     return self._crashed(job, offset)
-                if kind == "progress":
-                    pending, shown = (value, self.clock()), False
+                if isinstance(value, Progress):
+                    pending, shown = (value.message, self.clock()), False
                     continue
                 log = "\n".join(_tail(self.log_path, offset, lines=10**6))
-                if kind == "outcome" and value.status == "oom":
+                if isinstance(value, Outcome) and value.status is OutcomeStatus.OOM:
                     self.stop()  # a fresh process: nothing of the failed allocation survives into the next cell
-                return kind, value, log
+                return value, log
             now = self.clock()
             if pending is not None and not shown and on_progress is not None and now - pending[1] >= PROGRESS_AFTER_S:
                 on_progress(pending[0], now - start)
@@ -230,21 +238,21 @@ class Worker:
                 return self._crashed(job, offset)
             if timeout and now - start > timeout:
                 self._kill()
-                return "outcome", Outcome(
-                    "timeout", job.label,
+                return Outcome(
+                    OutcomeStatus.TIMEOUT, job.label,
                     f"stopped after {timeout:g} s (--infperf-timeout)"
                     + (f" while {pending[0]}" if pending else ""),
                     batch=job.batch, log_tail=_tail(self.log_path, offset),
                 ), ""
 
-    def _crashed(self, job: Job, offset: int) -> tuple[str, Any, str]:
+    def _crashed(self, job: Job, offset: int) -> tuple[Outcome, str]:
         self._proc.join(5)
         code = self._proc.exitcode
         assert self.log_path is not None
         tail = _tail(self.log_path, offset)
         self._proc = self._conn = None
-        return "outcome", Outcome(
-            "crashed", job.label, f"the worker process died with {_signal_name(code)}",
+        return Outcome(
+            OutcomeStatus.CRASHED, job.label, f"the worker process died with {_signal_name(code)}",
             batch=job.batch, exit_signal=_signal_name(code), log_tail=tail,
         ), ""
 
@@ -284,7 +292,7 @@ class WorkerPool:
 
     def run(
         self, slot: int, job: Job, timeout: float = 0.0, on_progress: Callable[[str, float], None] | None = None
-    ) -> tuple[str, Any, str]:
+    ) -> tuple[Any, str]:
         return self.worker(slot).run(job, timeout=timeout, on_progress=on_progress)
 
     def stop(self, keep: int | None = None) -> None:
