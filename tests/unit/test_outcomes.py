@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from test_report import cell
+from helpers import cell
 
 from pytest_infperf.measure.concurrency import ConcurrencyStats
 from pytest_infperf.measure.results import Outcome, OutcomeStatus

@@ -148,26 +148,6 @@ def test_a_cell_with_an_outcome_is_never_recommended() -> None:
 # -- 6. xdist: the merged --benchmark-json goes where it was asked to -----------------------------------------------
 
 
-@pytest.fixture
-def xdist_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("xdist")
-    import xdist.workermanage
-
-    monkeypatch.setattr(xdist.workermanage, "_sys_path", [str(Path(__file__).parent), *xdist.workermanage._sys_path])
-
-
-def test_xdist_writes_the_merged_json_to_an_absolute_path_elsewhere(
-    fake_suite: pytest.Pytester, xdist_path: None, tmp_path: Path
-) -> None:
-    target = tmp_path / "elsewhere" / "out.json"
-    target.parent.mkdir()
-    result = run_fake(fake_suite, "-p", "xdist", "-n", "2", "-o", "infperf_xdist_cpu=on", f"--benchmark-json={target}")
-    result.assert_outcomes(passed=2)
-    assert sorted(b["param"] for b in load_json(target)["benchmarks"]) == ["fake-cpu-fp32-b1", "fake-cpu-fp32-b8"]
-    assert not (fake_suite.path / "out.json").exists()
-    assert f"merged results saved in {target}" in result.stdout.str()
-
-
 # -- 7. presets= in the marker ---------------------------------------------------------------------------------------
 
 

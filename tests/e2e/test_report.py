@@ -8,16 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import FAKE_ARGS, run_fake
+from helpers import FAKE_ARGS, cell, run_fake
 
 from pytest_infperf.artifacts.models import ModelSpec
 from pytest_infperf.compare.gate import Status, Verdict
-from pytest_infperf.matrix import Case
 from pytest_infperf.measure import flops
-from pytest_infperf.measure.memory import MemoryStats
-from pytest_infperf.measure.results import CellResult, ColdStart, OutputCheck
-from pytest_infperf.measure.stats import summarize
-from pytest_infperf.measure.timing import Timing
+from pytest_infperf.measure.results import CellResult
 from pytest_infperf.report import fmt, plots, recommend
 from pytest_infperf.report import table as report
 
@@ -38,22 +34,6 @@ except ImportError:
 
 needs_matplotlib = pytest.mark.skipif(matplotlib is None, reason="matplotlib is not installed; pip install matplotlib")
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed; pip install 'pytest-infperf[torch]'")
-
-
-def cell(backend: str = "torch", batch: int = 1, per_image_ms: float = 1.0, *, model: str = "net",
-         device: str = "cpu", precision: str = "fp32", mib: float | None = None, flops_per_image: float | None = None,
-         shape: tuple[int, ...] = (3, 8, 8), ok: bool = True, concurrency: int = 1) -> CellResult:
-    case = Case(backend, device, precision, batch, shape, concurrency=concurrency)
-    per_call = per_image_ms / 1e3 * batch
-    samples = tuple(per_call * (1 + 0.001 * i) for i in (-2, -1, 0, 1, 2))
-    return CellResult(
-        nodeid=f"test_perf.py::test_{model}[{case.id}]", model=model, case=case,
-        timing=Timing(samples, 1, per_call, 3, 0.01, True, 0.1), summary=summarize(samples),
-        cold=ColdStart(0.01, per_call), versions=(),
-        check=OutputCheck("torch fp32", 0.0 if ok else 1.0, 1e-2),
-        memory=None if mib is None else MemoryStats(rss_before_mib=100.0, rss_peak_mib=mib),
-        flops_per_image=flops_per_image,
-    )
 
 
 # ---------------------------------------------------------------------------------------------------- recommend

@@ -19,7 +19,7 @@ from pytest_infperf.compare import baseline, storage
 from pytest_infperf.errors import BaselineError
 
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="kills a writer with SIGKILL")
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).parent.parent  # tests/: helpers, the fake backend
 PACKAGE_ROOT = Path(pytest_infperf.__file__).parent.parent
 
 
