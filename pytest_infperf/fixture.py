@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import compare, progress, state
+from . import compare, progress
 from .artifacts.models import ModelSource, ModelSpec
 from .compare import gate
 from .errors import ModelError
@@ -23,6 +23,7 @@ from .measure.maxbatch import MaxBatch
 from .measure.results import CellResult, Outcome, OutcomeStatus, Repeat, combine
 from .measure.runner import CellRequest, Probe, execute_cell, execute_probe, execute_repeat, execute_smoke, source_for
 from .measure.worker import Job, execute
+from .session import InfperfSession
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -75,7 +76,7 @@ def cache_dir(config: pytest.Config) -> Path:
 
 
 def cell_request(config: pytest.Config, nodeid: str, case: Case, spec: ModelSpec, backend: Backend) -> CellRequest:
-    settings = config.stash[state.SETTINGS]
+    settings = InfperfSession.of(config).settings
     return CellRequest(
         nodeid=nodeid, case=case, spec=spec, rootpath=config.rootpath, backend=backend,
         timing_policy=settings.timing_policy, cache_dir=cache_dir(config), seed=settings.seed,
@@ -100,7 +101,7 @@ def _run_job(
     config: pytest.Config, label: str, func: Any, request: CellRequest, slot: int,
     on_progress: Callable[[str, float], None] | None, echo_log: bool,
 ) -> Any:
-    settings = config.stash[state.SETTINGS]
+    settings = InfperfSession.of(config).settings
     job = Job(label, func, (request,), batch=request.case.batch, device=request.case.device)
     if not settings.isolate:
         start = time.monotonic()
@@ -110,7 +111,7 @@ def _run_job(
             return execute(job)
         finally:
             progress.set_sink(None)
-    pool = config.stash[state.WORKER]
+    pool = InfperfSession.of(config).worker
     value, log = pool.run(slot, job, timeout=settings.cell_timeout, on_progress=on_progress)
     if log and echo_log:
         sys.stderr.write(log + "\n")  # the worker's output, captured with this test like its own
@@ -138,7 +139,7 @@ class InfPerf:
         return self.request.config
 
     def _source(self) -> ModelSource:
-        settings = self.config.stash[state.SETTINGS]
+        settings = InfperfSession.of(self.config).settings
         return source_for(self.spec, self.config.rootpath, settings.seed)
 
     def _request(self, backend: Backend, case: Case | None = None) -> CellRequest:
@@ -179,22 +180,22 @@ class InfPerf:
         if result.check is not None and not result.check.ok:
             # shown in the results table (WRONG OUTPUT), but neither judged nor recorded for pytest-benchmark: what is
             # recorded is saved, and a saved cell is a baseline that later runs are compared with
-            config.stash[state.RESULTS].append(result)
+            InfperfSession.of(config).results.append(result)
             pytest.fail(
                 f"{self.case.id}: {result.check.problem()} for {self.case.precision}; a fast but wrong result is not "
                 "a result (not recorded, so never a baseline)",
                 pytrace=False,
             )
-        if config.stash[state.BASELINE] is not None:
+        if InfperfSession.of(config).baseline is not None:
             verdicts = self._judge(result)
-            settings = config.stash[state.SETTINGS]
+            settings = InfperfSession.of(config).settings
             if settings.confirm and gate.wants_confirmation(verdicts.time):
                 result = self._confirm(backend, result, settings.confirm)
                 self.result = result
                 verdicts = self._judge(result)
         record_in_pytest_benchmark(self._benchmark, result)
-        config.stash[state.RESULTS].append(result)
-        if config.stash[state.BASELINE] is not None:
+        InfperfSession.of(config).results.append(result)
+        if InfperfSession.of(config).baseline is not None:
             self._enforce(verdicts)
         return result
 
@@ -202,9 +203,9 @@ class InfPerf:
         """The cell's repeats: those the interleaved passes took earlier in the session, then the full measurement
         (memory, output check) and, without passes (consecutive order, xdist), the remaining repeats in turn, each
         in its own worker process."""
-        settings = self.config.stash[state.SETTINGS]
+        settings = InfperfSession.of(self.config).settings
         isolate = settings.isolate
-        earlier = self.config.stash[state.REPEATS].pop(self.request.node.nodeid, [])
+        earlier = InfperfSession.of(self.config).repeats.pop(self.request.node.nodeid, [])
         for value in earlier:
             if isinstance(value, Outcome):
                 self._outcome(value)
@@ -225,7 +226,7 @@ class InfPerf:
         real one stays, a slow host mode that happened to last through the first repeats is cleared. (A fresh process
         per confirmation costs seconds of CUDA and compiler start-up per repeat on a GPU; the host's slow mode is
         not tied to a process: on an H200 it changed within one process between consecutive cells.)"""
-        settings = self.config.stash[state.SETTINGS]
+        settings = InfperfSession.of(self.config).settings
         request = self._request(backend)
         repeats = list(result.repeats)
         slots = max(settings.repeats, 1)
@@ -240,16 +241,16 @@ class InfPerf:
         """A cell without a measurement: recorded, shown in the summary; OOM skips unless the baseline ran it."""
         config = self.config
         self.outcome = outcome
-        config.stash[state.OUTCOMES][self.request.node.nodeid] = outcome
+        InfperfSession.of(config).outcomes[self.request.node.nodeid] = outcome
         text = outcome.describe()
         if outcome.log_tail:
             text += "\nlast lines of the cell's log:\n" + "\n".join(f"  {line}" for line in outcome.log_tail)
         if outcome.status is not OutcomeStatus.OOM:
             pytest.fail(text, pytrace=False)
-        settings = config.stash[state.SETTINGS]
-        verdict = compare.oom_verdict(outcome, self.request.node.nodeid, config.stash[state.BASELINE])
+        settings = InfperfSession.of(config).settings
+        verdict = compare.oom_verdict(outcome, self.request.node.nodeid, InfperfSession.of(config).baseline)
         if verdict is not None:
-            config.stash[state.MEMORY_VERDICTS][self.request.node.nodeid] = verdict
+            InfperfSession.of(config).memory_verdicts[self.request.node.nodeid] = verdict
             if settings.gate is gate.GateMode.FAIL:
                 pytest.fail(f"memory regression: {text} (the baseline ran this cell)", pytrace=False)
             if settings.gate is gate.GateMode.WARN:
@@ -266,7 +267,7 @@ class InfPerf:
 
         found = maxbatch.search(self.case.id, model, self.case.max_batch, try_batch)
         found = dataclasses.replace(found, seconds=time.monotonic() - started)
-        self.config.stash[state.MAX_BATCH].append(found)
+        InfperfSession.of(self.config).max_batch.append(found)
         self.max_batch = found
         if found.largest_ok is None:
             assert found.failure is not None
@@ -275,18 +276,18 @@ class InfPerf:
 
     def _judge(self, result: CellResult) -> compare.Verdicts:
         """The compare layer's verdicts on this cell, stored for the summary and JSON."""
-        config = self.config
-        verdicts = compare.apply(result, config.stash[state.BASELINE], config.stash[state.SETTINGS].gate_policy)
+        run = InfperfSession.of(self.config)
+        verdicts = compare.apply(result, run.baseline, run.settings.gate_policy)
         nodeid = result.nodeid
-        config.stash[state.VERDICTS][nodeid] = verdicts.time
-        config.stash[state.COLD_VERDICTS][nodeid] = verdicts.cold
+        run.verdicts[nodeid] = verdicts.time
+        run.cold_verdicts[nodeid] = verdicts.cold
         if verdicts.memory is not None:
-            config.stash[state.MEMORY_VERDICTS][nodeid] = verdicts.memory
+            run.memory_verdicts[nodeid] = verdicts.memory
         return verdicts
 
     def _enforce(self, verdicts: compare.Verdicts) -> None:
         failures = verdicts.regressions()
-        mode = self.config.stash[state.SETTINGS].gate
+        mode = InfperfSession.of(self.config).settings.gate
         if not failures or mode is gate.GateMode.OFF:
             return
         if mode is gate.GateMode.FAIL:

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from . import distributed, state
+from . import distributed
 from .artifacts.models import ModelSpec
 from .errors import ModelError
 from .fixture import cell_request, run_job, tag, write_progress
 from .matrix import Case
 from .measure.results import Outcome
 from .measure.runner import execute_repeat, source_for
+from .session import InfperfSession
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class PlannedCell:
 
 def applies(session: pytest.Session) -> bool:
     config = session.config
-    settings = config.stash.get(state.SETTINGS, None)
+    run = InfperfSession.find(config)
+    settings = run.settings if run is not None else None
     if settings is None or settings.repeats < 2 or settings.repeat_order != "interleaved":
         return False
     if config.option.collectonly or distributed.worker_id(config) is not None or distributed.is_controller(config):
@@ -50,7 +52,7 @@ def plan(session: pytest.Session) -> list[PlannedCell]:
     """The timed cells the session will run, in its order; cells that will skip or fail before measuring are left
     to their test (it reports them)."""
     config = session.config
-    settings = config.stash[state.SETTINGS]
+    settings = InfperfSession.of(config).settings
     out = []
     for item in session.items:
         callspec = getattr(item, "callspec", None)
@@ -75,11 +77,11 @@ def run(session: pytest.Session) -> None:
     if not applies(session):
         return
     config = session.config
-    settings = config.stash[state.SETTINGS]
+    settings = InfperfSession.of(config).settings
     cells = plan(session)
     if not cells:
         return
-    store: dict[str, list[Any]] = config.stash[state.REPEATS]
+    store: dict[str, list[Any]] = InfperfSession.of(config).repeats
     passes = settings.repeats - 1
     for index in range(passes):
         started = time.monotonic()

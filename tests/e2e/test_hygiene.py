@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from helpers import FAKE_ARGS, FAKE_TEST, load_json, run_fake, saved_files
 
-from pytest_infperf import state
 from pytest_infperf.matrix import Case
 from pytest_infperf.measure.concurrency import ConcurrencyStats
 from pytest_infperf.measure.results import CellResult, ColdStart, Outcome, OutputCheck
 from pytest_infperf.measure.stats import summarize
 from pytest_infperf.measure.timing import Timing
 from pytest_infperf.report import plots, recommend
+from pytest_infperf.session import InfperfSession
 
 
 def cell(batch: int = 1, per_call_ms: float = 1.0, *, ok: bool = True, users: int = 1,
@@ -226,8 +226,8 @@ def test_plot_time_per_image_is_the_tables_figure_for_concurrent_users() -> None
 # -- 11. dead code ----------------------------------------------------------------------------------------------------
 
 
-def test_state_has_no_unused_sources_key() -> None:
-    assert not hasattr(state, "SOURCES")
+def test_the_session_has_no_unused_sources_field() -> None:
+    assert "sources" not in InfperfSession.__dataclass_fields__
 
 
 @pytest.mark.parametrize("kind", ["path", "str"])
@@ -242,7 +242,9 @@ def test_merged_json_option_given_as_a_path_is_written_to_that_path(tmp_path: Pa
     target.parent.mkdir()
     config = SimpleNamespace(stash=pytest.Stash(), option=SimpleNamespace(
         benchmark_json=target if kind == "path" else str(target), benchmark_save=None, benchmark_autosave=None))
-    config.stash[state.XDIST_JSON] = [{"benchmarks": [{"fullname": "a"}]}, {"benchmarks": [{"fullname": "b"}]}]
+    run = InfperfSession(settings=None, fingerprint=None)  # type: ignore[arg-type]  # only the merged JSON is read
+    run.xdist_json = [{"benchmarks": [{"fullname": "a"}]}, {"benchmarks": [{"fullname": "b"}]}]
+    run.attach(config)
     assert distributed.save(config, object()) == [str(target)]
     assert [b["fullname"] for b in load_json(target)["benchmarks"]] == ["a", "b"]
     assert not (tmp_path / "out.json").exists()

@@ -502,8 +502,8 @@ def test_trt_family_cells_skip_with_the_install_command_here(pytester: pytest.Py
 
 CONFTEST_PRINT_OPTIONS = '''
 def pytest_collection_finish(session):
-    from pytest_infperf import state
-    options = session.config.stash[state.SETTINGS].backend_options
+    from pytest_infperf.session import InfperfSession
+    options = InfperfSession.of(session.config).settings.backend_options
     print("OPTIONS", options.trt_workspace_mib, options.trt_opt_level, options.trt_aux_streams,
           options.trt_cuda_graph, options.trt_profile, options.trt_max_batch)
 '''
