@@ -42,7 +42,9 @@ def test_independent_users_add_throughput_and_a_shared_device_does_not():
     assert four.users == 4 and len(four.per_user_requests) == 4
     assert four.images_per_s > 2.5 * one.images_per_s  # four sleeping users overlap
     assert shared.images_per_s < 1.6 * one.images_per_s  # one device at a time: no gain
-    assert shared.p50_s > 2 * one.p50_s  # each request waits for the others
+    # each request waits for the others: p90, not p50, since threading.Lock is not fair (a loaded host let one user
+    # re-take it again and again: p50 5.2 vs 5.1 ms, p90 53 vs 5.1 ms)
+    assert shared.p90_s > 2 * one.p90_s
     assert one.p50_s <= one.p90_s <= one.p99_s
     assert 0.0 < four.fairness <= 1.0
 
