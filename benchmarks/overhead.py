@@ -41,15 +41,15 @@ def main() -> None:
 
     import torch
 
+    from pytest_infperf.artifacts.models import ModelSpec
     from pytest_infperf.backends import make_backend
     from pytest_infperf.matrix import Case
-    from pytest_infperf.models import ModelSpec
-    from pytest_infperf.runner import random_inputs
+    from pytest_infperf.measure.runner import random_inputs
+    from pytest_infperf.measure.stats import summarize
+    from pytest_infperf.measure.timing import TimingPolicy, measure
     from pytest_infperf.settings import BackendOptions
-    from pytest_infperf.stats import summarize
-    from pytest_infperf.timing import TimingPolicy, measure
 
-    source = ModelSpec.from_marker("pytest_infperf.models:resnet18", "resnet18").resolve(Path("."), 0)
+    source = ModelSpec.from_marker("pytest_infperf.artifacts.models:resnet18", "resnet18").resolve(Path("."), 0)
     backend = make_backend(args.backend, BackendOptions())
     rows = []
     print(f"{torch.cuda.get_device_name()}  torch {torch.__version__}  backend {args.backend} {args.precision}")

@@ -15,7 +15,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from pytest_infperf import gate, hostspeed
+from pytest_infperf.compare import gate, judge
+from pytest_infperf.measure import hostspeed
 
 
 def cells(path: Path) -> dict[str, dict]:
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=10.0, help="percent")
     parser.add_argument("--host", choices=("off", "normalised", "gate"), default="gate",
                         help="launch-bound CUDA cells with launch probes on both sides: off = raw samples only, "
-                             "normalised = host-normalised samples only, gate = what the gate does (hostspeed.judge)")
+                             "normalised = host-normalised samples only, gate = what the gate does (compare.judge.host_judged)")
     args = parser.parse_args()
     policy = gate.GatePolicy(threshold=args.threshold / 100)
     base = cells(args.baseline)
@@ -58,7 +59,7 @@ def main() -> None:
             if normal is not None:
                 cur_n, runs_n, note = normal
                 normalised = gate.decide(info["cell"], cur_n, runs_n, policy, floor=floor)
-                verdict = normalised if args.host == "normalised" else hostspeed.judge(verdict, normalised, note)
+                verdict = normalised if args.host == "normalised" else judge.host_judged(verdict, normalised, note)
             counts[verdict.status.value] += 1
             if verdict.status is gate.Status.REGRESSED or verdict.status is gate.Status.NOISY:
                 print(f"    {verdict.message()}")

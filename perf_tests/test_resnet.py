@@ -6,7 +6,7 @@ import pytest
 
 
 @pytest.mark.infperf(
-    model="pytest_infperf.models:resnet18", input_shape=(3, 224, 224), name="resnet18", presets=("cpu", "gpu")
+    model="pytest_infperf.artifacts.models:resnet18", input_shape=(3, 224, 224), name="resnet18", presets=("cpu", "gpu")
 )
 def test_resnet18(infperf):
     infperf.benchmark()

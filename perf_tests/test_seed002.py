@@ -12,7 +12,7 @@ import pytest
 
 
 @pytest.mark.infperf(
-    model="pytest_infperf.models:resnet18",
+    model="pytest_infperf.artifacts.models:resnet18",
     input_shape=[(3, 224, 224), (3, 256, 256)],
     name="resnet18",
     presets=("seed002",),

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from . import state
+from .session import InfperfSession
 
 OUTPUT_KEY = "infperf"
 
@@ -91,7 +91,7 @@ def configure_worker(config: pytest.Config, gpus: int, devices: tuple[str, ...],
         os.sched_setaffinity(0, cores)  # inherited by the worker's cell processes
     # pytest-benchmark would disable itself (with a warning) under xdist; say "disabled" now, switch it back on in
     # enable_benchmarks() with the user's own --benchmark-disable
-    config.stash[state.XDIST_USER_DISABLE] = bool(getattr(config.option, "benchmark_disable", False))
+    InfperfSession.of(config).xdist_user_disable = bool(getattr(config.option, "benchmark_disable", False))
     config.option.benchmark_disable = True
     return device
 
@@ -100,10 +100,10 @@ def enable_benchmarks(config: pytest.Config, bs: Any) -> None:
     """In a pinned worker: measure (pytest-benchmark disabled itself), but leave saving to the controller."""
     if bs is None:
         return
-    bs.disabled = config.stash.get(state.XDIST_USER_DISABLE, False) and not config.getoption(
+    bs.disabled = InfperfSession.of(config).xdist_user_disable and not config.getoption(
         "benchmark_enable", False
     )
-    config.stash[state.XDIST_SAVE] = (bs.save, bs.autosave, bs.json)
+    InfperfSession.of(config).xdist_save = (bs.save, bs.autosave, bs.json)
     bs.save = bs.autosave = bs.json = None
 
 
@@ -141,15 +141,16 @@ def _output(config: pytest.Config, bs: Any) -> dict[str, str]:
             commit_info=commit_info,
         )
         config.hook.pytest_benchmark_update_json(config=config, benchmarks=bs.benchmarks, output_json=output_json)
+    run = InfperfSession.of(config)
     return {
         "json": safe_dumps(output_json) if output_json is not None else "",
         "state": _pack({
-            "results": config.stash.get(state.RESULTS, []),
-            "verdicts": config.stash.get(state.VERDICTS, {}),
-            "cold": config.stash.get(state.COLD_VERDICTS, {}),
-            "memory": config.stash.get(state.MEMORY_VERDICTS, {}),
-            "outcomes": config.stash.get(state.OUTCOMES, {}),
-            "max_batch": config.stash.get(state.MAX_BATCH, []),
+            "results": run.results,
+            "verdicts": run.verdicts,
+            "cold": run.cold_verdicts,
+            "memory": run.memory_verdicts,
+            "outcomes": run.outcomes,
+            "max_batch": run.max_batch,
             "device": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
         }),
     }
@@ -161,19 +162,21 @@ def collect(config: pytest.Config, node: Any) -> None:
     if not output:
         return
     if "error" in output:
-        config.stash[state.XDIST_ERRORS].append(f"{node.gateway.id}: {output['error']}")
+        InfperfSession.of(config).xdist_errors.append(f"{node.gateway.id}: {output['error']}")
         return
     merged = _unpack(output["state"])
-    config.stash[state.RESULTS].extend(merged["results"])
-    for key, name in ((state.VERDICTS, "verdicts"), (state.COLD_VERDICTS, "cold"), (state.MEMORY_VERDICTS, "memory"),
-                      (state.OUTCOMES, "outcomes")):
-        config.stash[key].update(merged[name])
-    config.stash[state.MAX_BATCH].extend(merged["max_batch"])
+    run = InfperfSession.of(config)
+    run.results.extend(merged["results"])
+    run.verdicts.update(merged["verdicts"])
+    run.cold_verdicts.update(merged["cold"])
+    run.memory_verdicts.update(merged["memory"])
+    run.outcomes.update(merged["outcomes"])
+    run.max_batch.extend(merged["max_batch"])
     if output["json"]:
-        config.stash[state.XDIST_JSON].append(json.loads(output["json"]))
-    config.stash[state.XDIST_DEVICES][str(node.gateway.id)] = merged["device"]
+        run.xdist_json.append(json.loads(output["json"]))
+    run.xdist_devices[str(node.gateway.id)] = merged["device"]
     if output.get("logs"):
-        config.stash[state.XDIST_LOGS].append(output["logs"])
+        run.xdist_logs.append(output["logs"])
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -195,7 +198,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
 def save(config: pytest.Config, bs: Any, interrupted: bool = False) -> list[str]:
     """Controller: write the merged JSON where pytest-benchmark would have (storage save, --benchmark-json). An
     interrupted session saves no baseline (it has only some cells); its --benchmark-json says ``interrupted``."""
-    merged = merge(config.stash.get(state.XDIST_JSON, []))
+    merged = merge(InfperfSession.of(config).xdist_json)
     if merged is None or bs is None:
         return []
     if interrupted:
@@ -220,7 +223,7 @@ def _write_json(option: Any, merged: dict[str, Any]) -> str:
     to. Returns where it went."""
     from pytest_benchmark.utils import safe_dumps
 
-    from .storage import atomic_write, regular_file_behind
+    from .compare.storage import atomic_write, regular_file_behind
 
     data = safe_dumps(merged, ensure_ascii=True, indent=4).encode()
     if isinstance(option, (str, os.PathLike)):

@@ -13,16 +13,26 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import gate, hostspeed, maxbatch, progress, state
+from . import compare, progress
+from .artifacts.models import ModelSource, ModelSpec
+from .compare import gate
 from .errors import ModelError
 from .matrix import Case
-from .maxbatch import MaxBatch
-from .models import ModelSource, ModelSpec
-from .results import CellResult, Outcome, Repeat, combine, usable
-from .runner import (
-    CellRequest, Probe, execute_cell, execute_probe, execute_repeat, execute_smoke, ready_process, source_for,
+from .measure import maxbatch
+from .measure.maxbatch import MaxBatch
+from .measure.results import CellResult, Outcome, OutcomeStatus, Repeat, combine
+from .measure.runner import (
+    CellRequest,
+    Probe,
+    execute_cell,
+    execute_probe,
+    execute_repeat,
+    execute_smoke,
+    ready_process,
+    source_for,
 )
-from .worker import Job, execute
+from .measure.worker import Job, execute
+from .session import InfperfSession
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -75,31 +85,32 @@ def cache_dir(config: pytest.Config) -> Path:
 
 
 def cell_request(config: pytest.Config, nodeid: str, case: Case, spec: ModelSpec, backend: Backend) -> CellRequest:
-    settings = config.stash[state.SETTINGS]
+    settings = InfperfSession.of(config).settings
     return CellRequest(
-        nodeid=nodeid, case=case, spec=spec, rootpath=config.rootpath, backend=backend, policy=settings.timing,
-        cache_dir=cache_dir(config), seed=settings.seed, check_outputs=settings.check_outputs,
-        memory=settings.memory,
+        nodeid=nodeid, case=case, spec=spec, rootpath=config.rootpath, backend=backend,
+        timing_policy=settings.timing_policy, cache_dir=cache_dir(config), seed=settings.seed,
+        check_outputs=settings.check_outputs, memory=settings.memory,
     )
 
 
 def run_job(
     config: pytest.Config, label: str, func: Any, request: CellRequest, slot: int = 0,
     on_progress: Callable[[str, float], None] | None = None, echo_log: bool = True, what: str = "",
-) -> tuple[str, Any]:
-    """Run one unit of work in the session's worker process of ``slot`` (or here, without isolation). ``what``
-    (e.g. "repeat 2 of 3") is added to an outcome's message."""
-    kind, value = _run_job(config, label, func, request, slot, on_progress, echo_log)
-    if kind == "outcome" and what:
+) -> Any:
+    """Run one unit of work in the session's worker process of ``slot`` (or here, without isolation): its value, or
+    the ``Outcome`` of a cell that ended without one. ``what`` (e.g. "repeat 2 of 3") is added to an outcome's
+    message."""
+    value = _run_job(config, label, func, request, slot, on_progress, echo_log)
+    if isinstance(value, Outcome) and what:
         value = dataclasses.replace(value, message=f"{value.message} (in {what})")
-    return kind, value
+    return value
 
 
 def _run_job(
     config: pytest.Config, label: str, func: Any, request: CellRequest, slot: int,
     on_progress: Callable[[str, float], None] | None, echo_log: bool,
-) -> tuple[str, Any]:
-    settings = config.stash[state.SETTINGS]
+) -> Any:
+    settings = InfperfSession.of(config).settings
     job = Job(label, func, (request,), batch=request.case.batch, device=request.case.device)
     if not settings.isolate:
         start = time.monotonic()
@@ -109,14 +120,14 @@ def _run_job(
             return execute(job)
         finally:
             progress.set_sink(None)
-    pool = config.stash[state.WORKER]
+    pool = InfperfSession.of(config).worker
     if settings.repeats > 1:  # every repeat slot's process started together, before the first cell is measured
         pool.start(settings.repeats, Job("start-up", ready_process, (request.case.device,)),
                    timeout=settings.cell_timeout)
-    kind, value, log = pool.run(slot, job, timeout=settings.cell_timeout, on_progress=on_progress)
+    value, log = pool.run(slot, job, timeout=settings.cell_timeout, on_progress=on_progress)
     if log and echo_log:
         sys.stderr.write(log + "\n")  # the worker's output, captured with this test like its own
-    return kind, value
+    return value
 
 
 def tag(repeat: Repeat, index: int, slot: int, isolate: bool, confirm: bool = False) -> Repeat:
@@ -140,7 +151,7 @@ class InfPerf:
         return self.request.config
 
     def _source(self) -> ModelSource:
-        settings = self.config.stash[state.SETTINGS]
+        settings = InfperfSession.of(self.config).settings
         return source_for(self.spec, self.config.rootpath, settings.seed)
 
     def _request(self, backend: Backend, case: Case | None = None) -> CellRequest:
@@ -150,8 +161,12 @@ class InfPerf:
         """Long phases (export, build, compile) say what they are doing, outside pytest's output capture."""
         write_progress(self.config, f"{self.case.id}: {message} ({elapsed:.0f} s so far)")
 
-    def _run(self, label: str, func: Any, request: CellRequest, slot: int = 0, what: str = "") -> tuple[str, Any]:
-        return run_job(self.config, label, func, request, slot=slot, on_progress=self._progress, what=what)
+    def _run(self, label: str, func: Any, request: CellRequest, slot: int = 0, what: str = "") -> Any:
+        """The job's value; a cell that ended without one (crash, OOM, timeout, error) ends the test here."""
+        value = run_job(self.config, label, func, request, slot=slot, on_progress=self._progress, what=what)
+        if isinstance(value, Outcome):
+            self._outcome(value)
+        return value
 
     def benchmark(self) -> CellResult | MaxBatch | None:
         # pytest-benchmark's "used" mark, set first: a cell that ends without a measurement (crash, out of memory,
@@ -170,59 +185,52 @@ class InfPerf:
         if self.case.max_batch:
             return self._search_max_batch(backend, source.name)
         if self._benchmark.disabled:
-            kind, value = self._run(self.case.id, execute_smoke, self._request(backend))
-            if kind == "outcome":
-                self._outcome(value)
+            self._run(self.case.id, execute_smoke, self._request(backend))
             return None
         result = self._measure(backend)
         self.result = result
         if result.check is not None and not result.check.ok:
             # shown in the results table (WRONG OUTPUT), but neither judged nor recorded for pytest-benchmark: what is
             # recorded is saved, and a saved cell is a baseline that later runs are compared with
-            config.stash[state.RESULTS].append(result)
+            InfperfSession.of(config).results.append(result)
             pytest.fail(
                 f"{self.case.id}: {result.check.problem()} for {self.case.precision}; a fast but wrong result is not "
                 "a result (not recorded, so never a baseline)",
                 pytrace=False,
             )
-        if config.stash[state.BASELINE] is not None:
+        if InfperfSession.of(config).baseline is not None:
             verdicts = self._judge(result)
-            settings = config.stash[state.SETTINGS]
-            if settings.confirm and gate.wants_confirmation(verdicts[0]):
+            settings = InfperfSession.of(config).settings
+            if settings.confirm and gate.wants_confirmation(verdicts.time):
                 result = self._confirm(backend, result, settings.confirm)
                 self.result = result
                 verdicts = self._judge(result)
         record_in_pytest_benchmark(self._benchmark, result)
-        config.stash[state.RESULTS].append(result)
-        if config.stash[state.BASELINE] is not None:
-            self._enforce(*verdicts)
+        InfperfSession.of(config).results.append(result)
+        if InfperfSession.of(config).baseline is not None:
+            self._enforce(verdicts)
         return result
 
     def _measure(self, backend: Backend) -> CellResult:
         """The cell's repeats: those the interleaved passes took earlier in the session, then the full measurement
         (memory, output check) and, without passes (consecutive order, xdist), the remaining repeats in turn, each
         in its own worker process."""
-        settings = self.config.stash[state.SETTINGS]
+        settings = InfperfSession.of(self.config).settings
         isolate = settings.isolate
-        earlier = self.config.stash[state.REPEATS].pop(self.request.node.nodeid, [])
-        for kind, value in earlier:
-            if kind == "outcome":
+        earlier = InfperfSession.of(self.config).repeats.pop(self.request.node.nodeid, [])
+        for value in earlier:
+            if isinstance(value, Outcome):
                 self._outcome(value)
-        repeats: list[Repeat] = [value for _, value in earlier]
+        repeats: list[Repeat] = [value for value in earlier if isinstance(value, Repeat)]
         slot = len(repeats)
         request = self._request(backend)
-        kind, value = self._run(self.case.id, execute_cell, request, slot=slot)
-        if kind == "outcome":
-            self._outcome(value)
-        cell: CellResult = value
+        cell: CellResult = self._run(self.case.id, execute_cell, request, slot=slot)
         repeats.append(tag(cell.repeats[0], slot, slot, isolate))
         while len(repeats) < settings.repeats:
             slot = len(repeats)
-            kind, value = self._run(self.case.id, execute_repeat, request, slot=slot,
-                                    what=f"repeat {slot + 1} of {settings.repeats}")
-            if kind == "outcome":
-                self._outcome(value)
-            repeats.append(tag(value, slot, slot, isolate))
+            repeat: Repeat = self._run(self.case.id, execute_repeat, request, slot=slot,
+                                       what=f"repeat {slot + 1} of {settings.repeats}")
+            repeats.append(tag(repeat, slot, slot, isolate))
         return combine(cell, repeats)
 
     def _confirm(self, backend: Backend, result: CellResult, count: int) -> CellResult:
@@ -230,37 +238,31 @@ class InfPerf:
         real one stays, a slow host mode that happened to last through the first repeats is cleared. (A fresh process
         per confirmation costs seconds of CUDA and compiler start-up per repeat on a GPU; the host's slow mode is
         not tied to a process: on an H200 it changed within one process between consecutive cells.)"""
-        settings = self.config.stash[state.SETTINGS]
+        settings = InfperfSession.of(self.config).settings
         request = self._request(backend)
         repeats = list(result.repeats)
         slots = max(settings.repeats, 1)
         for i in range(count):
             slot = i % slots
-            kind, value = self._run(self.case.id, execute_repeat, request, slot=slot,
-                                    what=f"confirmation repeat {i + 1} of {count}")
-            if kind == "outcome":
-                self._outcome(value)
-            repeats.append(tag(value, len(repeats), slot, settings.isolate, confirm=True))
+            repeat: Repeat = self._run(self.case.id, execute_repeat, request, slot=slot,
+                                       what=f"confirmation repeat {i + 1} of {count}")
+            repeats.append(tag(repeat, len(repeats), slot, settings.isolate, confirm=True))
         return combine(result, repeats)
 
     def _outcome(self, outcome: Outcome) -> None:
         """A cell without a measurement: recorded, shown in the summary; OOM skips unless the baseline ran it."""
         config = self.config
         self.outcome = outcome
-        config.stash[state.OUTCOMES][self.request.node.nodeid] = outcome
+        InfperfSession.of(config).outcomes[self.request.node.nodeid] = outcome
         text = outcome.describe()
         if outcome.log_tail:
             text += "\nlast lines of the cell's log:\n" + "\n".join(f"  {line}" for line in outcome.log_tail)
-        if outcome.status != "oom":
+        if outcome.status is not OutcomeStatus.OOM:
             pytest.fail(text, pytrace=False)
-        baseline = config.stash[state.BASELINE]
-        settings = config.stash[state.SETTINGS]
-        if baseline is not None and baseline.samples(self.request.node.nodeid):
-            verdict = gate.Verdict(
-                cell=outcome.cell, status=gate.Status.REGRESSED, current_median=float("inf"), unit="MiB",
-                baseline_source=baseline.source, detail=f"ran in the baseline ({baseline.source}), out of memory now",
-            )
-            config.stash[state.MEMORY_VERDICTS][self.request.node.nodeid] = verdict
+        settings = InfperfSession.of(config).settings
+        verdict = compare.oom_verdict(outcome, self.request.node.nodeid, InfperfSession.of(config).baseline)
+        if verdict is not None:
+            InfperfSession.of(config).memory_verdicts[self.request.node.nodeid] = verdict
             if settings.gate is gate.GateMode.FAIL:
                 pytest.fail(f"memory regression: {text} (the baseline ran this cell)", pytrace=False)
             if settings.gate is gate.GateMode.WARN:
@@ -272,67 +274,35 @@ class InfPerf:
 
         def try_batch(batch: int) -> Probe | Outcome:
             case = dataclasses.replace(self.case, batch=batch)
-            kind, value = self._run(f"{self.case.id} (batch {batch})", execute_probe, self._request(backend, case))
-            return value
+            return run_job(self.config, f"{self.case.id} (batch {batch})", execute_probe, self._request(backend, case),
+                           on_progress=self._progress)
 
         found = maxbatch.search(self.case.id, model, self.case.max_batch, try_batch)
         found = dataclasses.replace(found, seconds=time.monotonic() - started)
-        self.config.stash[state.MAX_BATCH].append(found)
+        InfperfSession.of(self.config).max_batch.append(found)
         self.max_batch = found
         if found.largest_ok is None:
             assert found.failure is not None
             self._outcome(dataclasses.replace(found.failure, message=found.failure.message + " (even batch 1)"))
         return found
 
-    def _judge(self, result: CellResult) -> tuple[gate.Verdict, gate.Verdict, gate.Verdict | None]:
-        """The compare layer's verdicts on this cell (time, cold start, memory), stored for the summary and JSON."""
-        config = self.config
-        settings = config.stash[state.SETTINGS]
-        policy = settings.policy
-        baseline = config.stash[state.BASELINE]
-        nodeid = result.nodeid  # pytest-benchmark keys stored cells by the node id; ours are the same
-        repeats = result.repeats
-        launch_bound = any(r.diagnosis is not None and r.diagnosis.launch_bound for r in repeats) or (
-            baseline.launch_bound(nodeid))
-        steady = usable(repeats)
-        unstable = ""
-        if result.case.device == "cuda":
-            unstable = gate.instability(repeats, baseline.sm_clock(nodeid), launch_bound, policy)
-        runs = baseline.samples(nodeid)
-        current = [r.timing.samples for r in steady]
-        # the floor of the less repeated side: a baseline measured once per run is as noisy as one median
-        compared = min([len(steady), *(len(run) for run in runs)])
-        floor = policy.floor(result.case.device, launch_bound, compared)
-        verdict = gate.decide(result.case.id, current, runs, policy, baseline.source, floor=floor, unstable=unstable)
-        if launch_bound and result.case.device == "cuda":  # host speed differs between processes: divide it out
-            normal = hostspeed.normalise_runs(current, [r.host_probes for r in steady], runs,
-                                              baseline.host_probes(nodeid))
-            if normal is not None:
-                cur_n, runs_n, note = normal
-                verdict = hostspeed.judge(verdict, gate.decide(result.case.id, cur_n, runs_n, policy, baseline.source,
-                                                               floor=floor, unstable=unstable), note)
-        config.stash[state.VERDICTS][nodeid] = verdict
-        cold = gate.decide_cold(result.case.id, [r.cold_start_s for r in repeats if not r.confirm],
-                                baseline.cold(nodeid), policy, baseline.source)
-        config.stash[state.COLD_VERDICTS][nodeid] = cold
-        mem = None
-        peaks = result.memory_peaks_mib
-        if peaks:
-            mem = gate.decide_memory(result.case.id, peaks, baseline.memory(nodeid), policy,
-                                     rss=result.case.device == "cpu")
-            config.stash[state.MEMORY_VERDICTS][nodeid] = mem
-        return verdict, cold, mem
+    def _judge(self, result: CellResult) -> compare.Verdicts:
+        """The compare layer's verdicts on this cell, stored for the summary and JSON."""
+        run = InfperfSession.of(self.config)
+        verdicts = compare.apply(result, run.baseline, run.settings.gate_policy)
+        nodeid = result.nodeid
+        run.verdicts[nodeid] = verdicts.time
+        run.cold_verdicts[nodeid] = verdicts.cold
+        if verdicts.memory is not None:
+            run.memory_verdicts[nodeid] = verdicts.memory
+        return verdicts
 
-    def _enforce(self, verdict: gate.Verdict, cold: gate.Verdict, mem: gate.Verdict | None) -> None:
-        settings = self.config.stash[state.SETTINGS]
-        failures = [f"performance regression: {verdict.message()}"] if verdict.status is gate.Status.REGRESSED else []
-        if cold.status is gate.Status.REGRESSED:
-            failures.append(f"cold-start regression: {cold.message()}")
-        if mem is not None and mem.status is gate.Status.REGRESSED:
-            failures.append(f"memory regression: {mem.message()}")
-        if not failures or settings.gate is gate.GateMode.OFF:
+    def _enforce(self, verdicts: compare.Verdicts) -> None:
+        failures = verdicts.regressions()
+        mode = InfperfSession.of(self.config).settings.gate
+        if not failures or mode is gate.GateMode.OFF:
             return
-        if settings.gate is gate.GateMode.FAIL:
+        if mode is gate.GateMode.FAIL:
             pytest.fail("\n".join(failures), pytrace=False)
         for failure in failures:
             warnings.warn(InfperfRegressionWarning(failure), stacklevel=2)

@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 
-from . import distributed, state
+from . import distributed
+from .artifacts.models import ModelSpec
 from .errors import ModelError
 from .fixture import cell_request, run_job, tag, write_progress
 from .matrix import Case
-from .models import ModelSpec
-from .runner import execute_repeat, source_for
+from .measure.results import Outcome
+from .measure.runner import execute_repeat, source_for
+from .session import InfperfSession
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class PlannedCell:
 
 def applies(session: pytest.Session) -> bool:
     config = session.config
-    settings = config.stash.get(state.SETTINGS, None)
+    run = InfperfSession.find(config)
+    settings = run.settings if run is not None else None
     if settings is None or settings.repeats < 2 or settings.repeat_order != "interleaved":
         return False
     if config.option.collectonly or distributed.worker_id(config) is not None or distributed.is_controller(config):
@@ -49,7 +52,7 @@ def plan(session: pytest.Session) -> list[PlannedCell]:
     """The timed cells the session will run, in its order; cells that will skip or fail before measuring are left
     to their test (it reports them)."""
     config = session.config
-    settings = config.stash[state.SETTINGS]
+    settings = InfperfSession.of(config).settings
     out = []
     for item in session.items:
         callspec = getattr(item, "callspec", None)
@@ -74,11 +77,11 @@ def run(session: pytest.Session) -> None:
     if not applies(session):
         return
     config = session.config
-    settings = config.stash[state.SETTINGS]
+    settings = InfperfSession.of(config).settings
     cells = plan(session)
     if not cells:
         return
-    store: dict[str, list[Any]] = config.stash[state.REPEATS]
+    store: dict[str, list[Any]] = InfperfSession.of(config).repeats
     passes = settings.repeats - 1
     for index in range(passes):
         started = time.monotonic()
@@ -88,16 +91,14 @@ def run(session: pytest.Session) -> None:
             if session.shouldstop or session.shouldfail:
                 return
             earlier = store.setdefault(cell.nodeid, [])
-            if any(kind == "outcome" for kind, _ in earlier):
+            if any(isinstance(value, Outcome) for value in earlier):
                 continue  # it crashed, hung or ran out of memory already: its test reports that
 
             def on_progress(message: str, elapsed: float, cell: PlannedCell = cell, index: int = index) -> None:
                 write_progress(config, f"pass {index + 1}: {cell.case.id}: {message} ({elapsed:.0f} s so far)")
 
             request = cell_request(config, cell.nodeid, cell.case, cell.spec, cell.backend)
-            kind, value = run_job(config, cell.case.id, execute_repeat, request, slot=index, on_progress=on_progress,
-                                  echo_log=False, what=f"repeat pass {index + 1} of {settings.repeats}")
-            if kind == "ok":
-                value = tag(value, index, index, settings.isolate)
-            earlier.append((kind, value))
+            value = run_job(config, cell.case.id, execute_repeat, request, slot=index, on_progress=on_progress,
+                            echo_log=False, what=f"repeat pass {index + 1} of {settings.repeats}")
+            earlier.append(value if isinstance(value, Outcome) else tag(value, index, index, settings.isolate))
         write_progress(config, f"repeat pass {index + 1} done in {time.monotonic() - started:.0f} s")

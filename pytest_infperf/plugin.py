@@ -13,19 +13,23 @@ from typing import Any
 
 import pytest
 
-from . import atomic, distributed, fingerprint, gpu, hookspec, passes, presets, report, report_outcomes, settings, state
-from . import baseline as baseline_mod
+from . import distributed, gpu, hookspec, passes, presets, settings
+from .artifacts import atomic
+from .artifacts.models import ModelSpec
 from .backends import REGISTRY, make_backend
-from .baseline import SCHEMA
+from .compare import baseline as baseline_mod
+from .compare import fingerprint
+from .compare.baseline import SCHEMA
+from .compare.gate import GateMode, Status
+from .compare.storage import install as install_atomic_storage
 from .errors import ModelError
 from .fixture import InfPerf
-from .gate import GateMode, Status
 from .matrix import expand, resolve_devices
-from .models import ModelSpec
-from .results import strict_json
-from .runner import clear_sources
-from .storage import install as install_atomic_storage
-from .worker import WorkerPool
+from .measure.results import OutcomeStatus, strict_json
+from .measure.runner import clear_sources
+from .measure.worker import WorkerPool
+from .report import summary
+from .session import InfperfSession
 
 MARKER_KEYS = {"model", "input_shape", "name", "presets"}
 _DEFAULT_STORAGE = "file://./.benchmarks"
@@ -45,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_infperf_make_backend(config: pytest.Config, name: str) -> Any:
-    return make_backend(name, config.stash[state.SETTINGS].backend_options)
+    return make_backend(name, InfperfSession.of(config).settings.backend_options)
 
 
 def _backend_names(config: pytest.Config) -> tuple[str, ...]:
@@ -75,25 +79,13 @@ def pytest_configure(config: pytest.Config) -> None:
     selection = conf.selection
     devices = resolve_devices(selection.devices, gpu_present)
     conf = dataclasses.replace(conf, selection=dataclasses.replace(selection, devices=devices))
-    config.stash[state.SETTINGS] = conf
-    config.stash[state.FINGERPRINT] = fp
-    config.stash[state.XDIST_JSON] = []
-    config.stash[state.XDIST_DEVICES] = {}
-    config.stash[state.XDIST_ERRORS] = []
-    config.stash[state.XDIST_LOGS] = []
+    run = InfperfSession(settings=conf, fingerprint=fp)
+    run.attach(config)
     if distributed.worker_id(config) is not None:  # before anything initialises CUDA in this process
         distributed.configure_worker(config, len(gpu.nvml_gpus()), devices, conf.xdist_cpu)
-    config.stash[state.RESULTS] = []
-    config.stash[state.VERDICTS] = {}
-    config.stash[state.COLD_VERDICTS] = {}
-    config.stash[state.MEMORY_VERDICTS] = {}
-    config.stash[state.OUTCOMES] = {}
-    config.stash[state.MAX_BATCH] = []
     log_dir, temporary = _log_dir(config)
-    config.stash[state.TEMP_LOGS] = log_dir if temporary else None
-    config.stash[state.WORKER] = WorkerPool(log_dir)
-    config.stash[state.REPEATS] = {}
-    config.stash[state.BASELINE] = None
+    run.temp_logs = log_dir if temporary else None
+    run.worker = WorkerPool(log_dir)
 
     # pytest-benchmark builds its session (and loads --benchmark-compare) in its own trylast pytest_configure,
     # keyed by its default machine id. Keep the comparison back until pytest_sessionstart, when the session is
@@ -105,8 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
         distributed.check_controller(config, len(gpu.nvml_gpus()), devices, conf.xdist_cpu)
         # the controller measures nothing (its workers do): keep pytest-benchmark from announcing that it is disabled
         config.option.benchmark_disable = True
-    config.stash[state.COMPARE] = getattr(config.option, "benchmark_compare", None)
-    if config.stash[state.COMPARE]:
+    run.compare = getattr(config.option, "benchmark_compare", None)
+    if run.compare:
         config.option.benchmark_compare = None
 
 
@@ -122,9 +114,10 @@ def _log_dir(config: pytest.Config) -> tuple[Path, bool]:
 def kept_logs(config: pytest.Config) -> Path | None:
     """This process's temporary log folder if it outlives the session: a cell crashed or timed out (its failure shows
     only the last lines of the log) and the folder holds logs. Otherwise it is removed, and so is nothing else."""
-    folder = config.stash.get(state.TEMP_LOGS, None)
-    outcomes = config.stash.get(state.OUTCOMES, {}).values()
-    if folder is None or not any(o.status in ("crashed", "timeout") for o in outcomes):
+    run = InfperfSession.find(config)
+    folder = run.temp_logs if run is not None else None
+    ended = (OutcomeStatus.CRASHED, OutcomeStatus.TIMEOUT)
+    if folder is None or not any(o.status in ended for o in run.outcomes.values()):
         return None
     try:
         return folder if any(folder.iterdir()) else None
@@ -133,10 +126,10 @@ def kept_logs(config: pytest.Config) -> Path | None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    worker = config.stash.get(state.WORKER, None)
-    if worker is not None:
-        worker.stop()  # before the logs go: the processes write to them
-    folder = config.stash.get(state.TEMP_LOGS, None)
+    run = InfperfSession.find(config)
+    if run is not None and run.worker is not None:
+        run.worker.stop()  # before the logs go: the processes write to them
+    folder = run.temp_logs if run is not None else None
     if folder is not None and kept_logs(config) is None:
         shutil.rmtree(folder, ignore_errors=True)
     clear_sources()
@@ -144,9 +137,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
-    compare = config.stash[state.COMPARE]
+    run = InfperfSession.of(config)
+    compare = run.compare
     config.option.benchmark_compare = compare
-    fp = config.stash[state.FINGERPRINT]
+    fp = run.fingerprint
     bs = getattr(config, "_benchmarksession", None)
     if bs is None:
         return
@@ -177,11 +171,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 "--benchmark-save=NAME"
             )
     if candidates:
-        config.stash[state.BASELINE] = baseline_mod.select(
-            candidates, folder, fp.key, config.stash[state.SETTINGS].history
-        )
+        run.baseline = baseline_mod.select(candidates, folder, fp.key, run.settings.history)
     else:
-        config.stash[state.BASELINE] = baseline_mod.BaselineSet(runs=())
+        run.baseline = baseline_mod.BaselineSet(runs=())
         others = baseline_mod.other_fingerprints(Path(storage.path), fp.key)
         hint = f" (baselines exist for other machines: {', '.join(others)}; they are not comparable)" if others else ""
         config.issue_config_time_warning(
@@ -206,7 +198,7 @@ def _save_complete_sessions_only(session: pytest.Session, bs: Any) -> None:
         if session.exitstatus != pytest.ExitCode.INTERRUPTED:
             handle_saving()
             return
-        session.config.stash[state.INTERRUPTED] = True
+        InfperfSession.of(session.config).interrupted = True
         what = _save_option(bs.save, bs.autosave)  # None in xdist workers: their controller saves, and says so
         saves = bs.save, bs.autosave
         bs.save = bs.autosave = None
@@ -250,27 +242,29 @@ def pytest_benchmark_generate_machine_info(config: pytest.Config) -> dict[str, A
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
-    fp = config.stash.get(state.FINGERPRINT, None)
-    if fp is not None:
+    run = InfperfSession.find(config)
+    if run is not None:
+        fp = run.fingerprint
         machine_info["infperf"] = {"schema": SCHEMA, "fingerprint": fp.key, "fields": fp.as_dict}
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
     """Each compared cell carries its verdict in the JSON (--benchmark-json, saves), for CI and tools to read."""
-    verdicts = config.stash.get(state.VERDICTS, {})
+    run = InfperfSession.of(config)
+    verdicts = run.verdicts
     output_json["infperf"] = {
         "schema": SCHEMA,
-        "outcomes": {nodeid: o.to_json() for nodeid, o in config.stash.get(state.OUTCOMES, {}).items()},
-        "max_batch": [m.to_json() for m in config.stash.get(state.MAX_BATCH, [])],
+        "outcomes": {nodeid: o.to_json() for nodeid, o in run.outcomes.items()},
+        "max_batch": [m.to_json() for m in run.max_batch],
     }
-    if config.stash.get(state.INTERRUPTED, False):
+    if run.interrupted:
         output_json["infperf"]["interrupted"] = True  # only the cells that finished before the interrupt
     for bench in output_json.get("benchmarks", []):
         verdict = verdicts.get(bench.get("fullname"))
         if verdict is not None:
             bench.setdefault("extra_info", {})["infperf_verdict"] = verdict.to_json()
-        for key, kind in ((state.COLD_VERDICTS, "cold"), (state.MEMORY_VERDICTS, "memory")):
-            other = config.stash.get(key, {}).get(bench.get("fullname"))
+        for kind_verdicts, kind in ((run.cold_verdicts, "cold"), (run.memory_verdicts, "memory")):
+            other = kind_verdicts.get(bench.get("fullname"))
             if other is not None:
                 bench.setdefault("extra_info", {})[f"infperf_{kind}_verdict"] = other.to_json()
     # the last guard of every file pytest-benchmark writes for us (--benchmark-json, saves, xdist workers): strict
@@ -318,7 +312,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         spec.check(metafunc.config.rootpath)
     except ModelError as exc:
         raise pytest.Collector.CollectError(f"{where}: {exc}") from None
-    conf = metafunc.config.stash[state.SETTINGS]
+    conf = InfperfSession.of(metafunc.config).settings
     only = _marker_presets(where, marker.kwargs.get("presets"))
     if only is not None and conf.preset not in only:
         reason = f"runs only with --infperf-preset={' or '.join(only)} (active preset: {conf.preset or 'none'})"
@@ -371,111 +365,48 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         written = _write_report(config)  # the whole markdown report in one write, before either section prints
         _write_summary(terminalreporter, config, written)
         _write_outcomes(terminalreporter, config)
-        if written is not None and not config.stash.get(state.RESULTS, []):  # no results section to say so
+        if written is not None and not InfperfSession.of(config).results:  # no results section to say so
             terminalreporter.write_line(f"markdown report written to {written}")
 
 
 def _write_outcomes(tr: Any, config: pytest.Config) -> None:
-    """Cells without a measurement, max-batch searches and concurrency scaling (terminal and markdown report)."""
-    outcomes = config.stash.get(state.OUTCOMES, {})
-    found = config.stash.get(state.MAX_BATCH, [])
-    results = config.stash.get(state.RESULTS, [])
-    concurrency = report_outcomes.concurrency_table(results)
-    logs = [str(folder) for folder in (kept_logs(config),) if folder] + config.stash.get(state.XDIST_LOGS, [])
-    if not (outcomes or found or concurrency):
-        return
-    if found:
-        tr.section("infperf largest batch that runs", sep="-", bold=True)
-        for line in report_outcomes.max_batch_table(found):
-            tr.write_line(line)
-    if concurrency:
-        tr.section("infperf concurrent users", sep="-", bold=True)
-        for line in concurrency:
-            tr.write_line(line)
-    if outcomes:
-        tr.section("infperf cells without a measurement", sep="-", bold=True, red=True)
-        for line in report_outcomes.outcome_lines(outcomes):
-            tr.write_line(line, red=True)
-        for folder in logs:
-            tr.write_line(f"worker logs kept in {folder} (a cell crashed or timed out)", red=True)
+    """Cells without a measurement, max-batch searches and concurrency scaling (terminal)."""
+    run = InfperfSession.of(config)
+    logs = [str(folder) for folder in (kept_logs(config),) if folder] + run.xdist_logs
+    summary.write_outcomes(tr, run.outcomes, run.max_batch, run.results, logs)
 
 
 def _write_report(config: pytest.Config) -> Path | None:
-    """The markdown report (--infperf-report), composed whole and written once: the results when any cell measured,
-    then the cells without a measurement, the max-batch searches and the concurrency tables. Returns its path."""
-    conf = config.stash[state.SETTINGS]
-    results = config.stash.get(state.RESULTS, [])
-    outcomes = config.stash.get(state.OUTCOMES, {})
-    found = config.stash.get(state.MAX_BATCH, [])
-    if not conf.report or not (results or outcomes or found):
+    """The markdown report (--infperf-report), composed whole and written once. Returns its path."""
+    run = InfperfSession.of(config)
+    conf = run.settings
+    if not conf.report or not (run.results or run.outcomes or run.max_batch):
         return None
-    machine = config.stash[state.FINGERPRINT].key
-    if results:
-        other = {"cold-start": config.stash.get(state.COLD_VERDICTS, {}),
-                 "memory": config.stash.get(state.MEMORY_VERDICTS, {})}
-        text = report.markdown(results, config.stash.get(state.VERDICTS, {}), machine, conf.reference,
-                               conf.memory_limit_mib, other, outcomes)
-    else:
-        text = f"# Inference performance: {machine}\n"
-    sections = report_outcomes.markdown(outcomes, found, results)
-    if sections:
-        text = text.rstrip("\n") + "\n\n" + sections
+    text = summary.markdown_report(run.fingerprint.key, run.results, run.verdicts, run.other_verdicts(), run.outcomes,
+                                   run.max_batch, conf.reference, conf.memory_limit_mib)
     path = Path(config.invocation_params.dir, conf.report)
     atomic.write_bytes(path, text.encode())
     return path
 
 
 def _write_summary(tr: Any, config: pytest.Config, report_path: Path | None = None) -> None:
-    results = config.stash.get(state.RESULTS, [])
-    verdicts = config.stash.get(state.VERDICTS, {})
-    if not results:
+    run = InfperfSession.of(config)
+    if not run.results:
         return
-    fp = config.stash[state.FINGERPRINT]
-    conf = config.stash[state.SETTINGS]
-    tr.section("infperf results", sep="-", bold=True)
-    tr.write_line(f"machine {fp.key}")
-    workers = config.stash.get(state.XDIST_DEVICES, {})
-    if workers:
-        pinned = ", ".join(f"{w} on GPU {d}" if d else w for w, d in sorted(workers.items()))
-        tr.write_line(f"pytest-xdist: {len(workers)} workers ({pinned}); results merged")
-        for path in config.stash.get(state.XDIST_WRITTEN, []):
-            tr.write_line(f"merged results saved in {path}")
-    for error in config.stash.get(state.XDIST_ERRORS, []):
-        tr.write_line(f"a worker's results could not be collected: {error}", red=True)
-    for line in report.results_table(results, verdicts, conf.reference):
-        tr.write_line(line)
-    for line in report.recommendation_lines(results, conf.memory_limit_mib, config.stash.get(state.OUTCOMES, {})):
-        tr.write_line(line, bold=True)
-    breakdown = report.time_breakdown(results)
-    if breakdown:
-        tr.write_line(breakdown)
-    if report_path is not None:
-        tr.write_line(f"markdown report written to {report_path}")
-    if conf.plot:
-        from . import plots  # matplotlib only when plots are asked for
+    conf = run.settings
 
-        for plot in plots.write_plots(results, verdicts, Path(config.invocation_params.dir, conf.plot), fp.key):
-            tr.write_line(f"plot written to {plot}")
-    if not verdicts:
-        return
-    mode = config.stash[state.SETTINGS].gate
-    for key, kind in ((state.COLD_VERDICTS, "cold-start"), (state.MEMORY_VERDICTS, "memory")):
-        lines = report.regression_lines(config.stash.get(key, {}), Status.REGRESSED)
-        if lines:
-            tr.write_line(f"{kind} regressed cells (gate: {mode.value}):", bold=True, red=True)
-            for line in lines:
-                tr.write_line(f"  {line}", red=True)
-    for status, title, colour in (
-        (Status.REGRESSED, f"regressed cells (gate: {mode.value})", {"red": True}),
-        (Status.NOISY, "noisy cells (cannot decide)", {"yellow": True}),
-        (Status.UNSTABLE, "unstable cells (GPU throttled or at other clocks: not compared)", {"yellow": True}),
-        (Status.IMPROVED, "improved cells", {"green": True}),
-    ):
-        lines = report.regression_lines(verdicts, status)
-        if lines:
-            tr.write_line(f"{title}:", bold=True, **colour)
-            for line in lines:
-                tr.write_line(f"  {line}", **colour)
+    def write_plots() -> list[Path]:
+        from .report import plots  # matplotlib only when plots are asked for
+
+        folder = Path(config.invocation_params.dir, conf.plot)
+        return plots.write_plots(run.results, run.verdicts, folder, run.fingerprint.key)
+
+    summary.write_summary(
+        tr, run.fingerprint.key, run.results, run.verdicts, run.other_verdicts(), run.outcomes,
+        gate_mode=conf.gate.value, reference=conf.reference, memory_limit_mib=conf.memory_limit_mib,
+        workers=run.xdist_devices, merged_into=run.xdist_written, worker_errors=run.xdist_errors,
+        report_path=report_path, write_plots=write_plots if conf.plot else None,
+    )
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -492,7 +423,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if state.SETTINGS not in config.stash:
+    run = InfperfSession.find(config)
+    if run is None:
         return
     bs = getattr(config, "_benchmarksession", None)
     if distributed.worker_id(config) is not None:
@@ -500,13 +432,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     elif distributed.is_controller(config):
         # interrupted: no baseline, as in _save_complete_sessions_only (which has already said so, here too)
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        config.stash[state.XDIST_WRITTEN] = distributed.save(config, bs, interrupted)
-        if config.stash[state.XDIST_ERRORS]:
+        run.xdist_written = distributed.save(config, bs, interrupted)
+        if run.xdist_errors:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-    verdicts = [
-        v for key in (state.VERDICTS, state.COLD_VERDICTS, state.MEMORY_VERDICTS)
-        for v in config.stash.get(key, {}).values()
-    ]
+    verdicts = [v for kind in (run.verdicts, run.cold_verdicts, run.memory_verdicts) for v in kind.values()]
     regressed = any(v.status is Status.REGRESSED for v in verdicts)
-    if regressed and config.stash[state.SETTINGS].gate is GateMode.FAIL and exitstatus == pytest.ExitCode.OK:
+    if regressed and run.settings.gate is GateMode.FAIL and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 
 from . import presets
-from .gate import GateMode, GatePolicy
+from .compare.gate import GateMode, GatePolicy
 from .matrix import AUTO_DEVICE, DEVICES, PRECISIONS, Selection, parse_batches, parse_choices
-from .timing import TimingPolicy
+from .measure.timing import TimingPolicy
 
 # (name, help, ini default); the command line wins over ini.
 OPTIONS: tuple[tuple[str, str, str], ...] = (
@@ -104,10 +104,10 @@ class BackendOptions:
 class Settings:
     selection: Selection
     gate: GateMode
-    policy: GatePolicy
+    gate_policy: GatePolicy
     history: int
     seed: int
-    timing: TimingPolicy
+    timing_policy: TimingPolicy
     storage: str
     preset: str
     reference: str
@@ -208,7 +208,7 @@ def _default_or_int(config: pytest.Config, name: str, low: int, high: int, word:
 def _plot_folder(config: pytest.Config) -> str:
     raw, where = _raw(config, "plot")
     if raw.strip():
-        from .plots import require_matplotlib
+        from .report.plots import require_matplotlib
 
         require_matplotlib(where)  # now, not after minutes of measuring
     return raw.strip()
@@ -236,7 +236,7 @@ def load(
     concurrency = parse_batches(where, raw, what="concurrency")
     gate = GateMode(_choice(config, "gate", tuple(m.value for m in GateMode)))
 
-    policy = GatePolicy(
+    gate_policy = GatePolicy(
         threshold=_number(config, "threshold", 0, 1000) / 100,
         alpha=_number(config, "alpha", 1e-9, 0.5),
         noise_prior=_number(config, "noise_prior", 0, 1000) / 100,
@@ -253,7 +253,7 @@ def load(
     min_rounds = int(benchmark_options.get("min_rounds", 5))  # type: ignore[call-overload]
     max_time = float(benchmark_options.get("max_time", 1.0))  # type: ignore[arg-type]
     min_time = float(benchmark_options.get("min_time", 0.0))  # type: ignore[arg-type]
-    timing = TimingPolicy(
+    timing_policy = TimingPolicy(
         min_rounds=max(1, min_rounds),
         max_time=max_time / repeats,  # --benchmark-max-time is the cell's measuring time, shared by its repeats
         min_block_time=max(min_time, _number(config, "min_block_time", 0, 10)),
@@ -261,10 +261,10 @@ def load(
     return Settings(
         selection=Selection(backends, devices, precisions, batches, concurrency),
         gate=gate,
-        policy=policy,
+        gate_policy=gate_policy,
         history=int(_number(config, "history", 1, 100, integer=True)),
         seed=int(_number(config, "seed", 0, 2**31 - 1, integer=True)),
-        timing=timing,
+        timing_policy=timing_policy,
         storage=str(config.getini("infperf_storage")),
         preset=preset,
         reference=_raw(config, "reference")[0].strip(),

@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from pytest_infperf.matrix import Case
+from pytest_infperf.measure.memory import MemoryStats
+from pytest_infperf.measure.results import CellResult, ColdStart, OutputCheck
+from pytest_infperf.measure.stats import summarize
+from pytest_infperf.measure.timing import Timing
+
 FAKE_TEST = '''
 import pytest
 
@@ -63,3 +69,20 @@ def saved_files(root: Path) -> list[Path]:
 
 def load_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+# A measured cell built directly (no backend, no session), for unit tests of rendering and recommendation.
+def cell(backend: str = "torch", batch: int = 1, per_image_ms: float = 1.0, *, model: str = "net",
+         device: str = "cpu", precision: str = "fp32", mib: float | None = None, flops_per_image: float | None = None,
+         shape: tuple[int, ...] = (3, 8, 8), ok: bool = True, concurrency: int = 1) -> CellResult:
+    case = Case(backend, device, precision, batch, shape, concurrency=concurrency)
+    per_call = per_image_ms / 1e3 * batch
+    samples = tuple(per_call * (1 + 0.001 * i) for i in (-2, -1, 0, 1, 2))
+    return CellResult(
+        nodeid=f"test_perf.py::test_{model}[{case.id}]", model=model, case=case,
+        timing=Timing(samples, 1, per_call, 3, 0.01, True, 0.1), summary=summarize(samples),
+        cold=ColdStart(0.01, per_call), versions=(),
+        check=OutputCheck("torch fp32", 0.0 if ok else 1.0, 1e-2),
+        memory=None if mib is None else MemoryStats(rss_before_mib=100.0, rss_peak_mib=mib),
+        flops_per_image=flops_per_image,
+    )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pytest_infperf.timing import SyncedClockTimer
+from pytest_infperf.measure.timing import SyncedClockTimer
 
 
 @dataclass

@@ -22,7 +22,7 @@ import pytest
 def slowed_resnet18():
     import torch
 
-    from pytest_infperf.models import resnet18
+    from pytest_infperf.artifacts.models import resnet18
 
     factor = float(os.environ.get("INFPERF_CAL_SLOWDOWN", "1"))
     base = resnet18()

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..models import ModelSource
-    from ..timing import BlockTimer
+    from ..measure.timing import BlockTimer
 
 
 @runtime_checkable

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu, progress
-from ..timing import BlockTimer, SyncedClockTimer
+from ..measure.timing import BlockTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..models import ModelSource
     from ..settings import BackendOptions
 
 _NUMPY = {"fp32": "float32", "fp16": "float16"}

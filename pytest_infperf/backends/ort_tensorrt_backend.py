@@ -27,12 +27,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu
-from ..engine_cache import ShapeProfile, cache_key, file_digest, gpu_identity, parse_version, slug, write_key_file
+from ..artifacts.engine_cache import (
+    ShapeProfile,
+    cache_key,
+    file_digest,
+    gpu_identity,
+    parse_version,
+    slug,
+    write_key_file,
+)
 from .onnxruntime_backend import OnnxRuntimeBackend, _preload_cuda_libraries
 
 if TYPE_CHECKING:
+    from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..models import ModelSource
 
 MIN_ORT = (1, 18)  # the first ONNX Runtime built against TensorRT 10, with all the options used here
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -164,7 +172,7 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
         return options, {"profile": profile.as_dict(), "engine_folder": engines.name, "tensorrt": trt_version}
 
     def _providers(self, case: Case, path: Path, cache_dir: Path, details: dict[str, object]) -> list[Any]:
-        from ..quantize import has_qdq, input_name
+        from ..artifacts.quantize import has_qdq, input_name
 
         if case.precision == "int8":
             if not has_qdq(path):

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu, progress
-from ..atomic import write_bytes
-from ..engine_cache import (
+from ..artifacts.atomic import write_bytes
+from ..artifacts.engine_cache import (
     ShapeProfile,
     TimingCacheFile,
     cache_key,
@@ -39,13 +39,13 @@ from ..engine_cache import (
     version_text,
     write_key_file,
 )
-from ..timing import BlockTimer, CudaEventTimer, SyncedClockTimer
+from ..measure.timing import BlockTimer, CudaEventTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..models import ModelSource
     from ..settings import BackendOptions
 
 MIN_VERSION = (10, 0)
@@ -140,7 +140,7 @@ class BuildPlan:
 def build_serialized_engine(trt: Any, logger: Any, plan: BuildPlan, timing: TimingCacheFile) -> tuple[bytes, dict]:
     """ONNX -> serialized engine. Raises with TensorRT's reason (its log has the details) when a step fails."""
     if "INT8" in plan.flags:
-        from ..quantize import has_qdq
+        from ..artifacts.quantize import has_qdq
 
         if not has_qdq(plan.onnx_path):  # without Q/DQ (or a calibrator) INT8 would quietly build an fp32 engine
             raise RuntimeError(f"{plan.onnx_path.name}: the INT8 flag needs a Q/DQ model; this one has no "

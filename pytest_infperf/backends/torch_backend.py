@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu
-from ..timing import BlockTimer, CudaEventTimer, SyncedClockTimer
+from ..measure.timing import BlockTimer, CudaEventTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..models import ModelSource
     from ..settings import BackendOptions
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}

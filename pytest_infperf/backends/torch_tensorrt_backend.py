@@ -19,15 +19,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import atomic, gpu, progress
-from ..engine_cache import cache_key, gpu_identity, parse_version, slug, write_key_file
+from .. import gpu, progress
+from ..artifacts import atomic
+from ..artifacts.engine_cache import cache_key, gpu_identity, parse_version, slug, write_key_file
 from .torch_backend import TorchSession
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..models import ModelSource
     from ..settings import BackendOptions
 
 MIN_VERSION = (2, 5)  # torch_tensorrt.save(arg_inputs=...), compile(timing_cache_path=..., cache_built_engines=...)

@@ -1,0 +1,262 @@
+"""Stored baselines: pytest-benchmark JSON files under ``<storage>/<fingerprint>/``.
+
+Reading is strict: a file the gate relies on that is corrupt, truncated, of an unknown schema or from another machine
+stops the session with a usage error naming the file and the fix. An older schema is migrated in memory (MIGRATIONS).
+Nothing here ever writes or deletes a file; writing is storage.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BaselineError
+from ..measure import stats
+from ..measure.results import cached_seconds, cold_start_seconds
+
+# Schema 2 adds the run-level ``infperf`` object beside machine_info: {"schema": 2, "outcomes": {fullname:
+# {"status": "oom" | "crashed" | "timeout" | "error", "cell": ..., "message": ..., ...}}} for cells without timing.
+# Schema 3 measures each cell several times: ``extra_info.infperf.repeats`` holds every repeat's raw samples, cold
+# start and SM clock, and pytest-benchmark's ``stats`` are the fastest repeat's (the figure the gate compares).
+# A schema-2 file is one repeat per cell: its ``stats.data``.
+SCHEMA = 3
+_NAME = re.compile(r"^(\d{4})_(.*)\.json$")
+_RESAVE = "save a fresh baseline on this machine with: pytest perf_tests --benchmark-save=NAME"
+
+
+def _from_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 had no run-level outcomes: every cell it names was measured."""
+    info = {**data["machine_info"]["infperf"], "schema": 2}
+    return {**data, "machine_info": {**data["machine_info"], "infperf": info}, "infperf": {"schema": 2, "outcomes": {}}}
+
+
+def _from_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 measured each cell once: its samples are its one repeat (the reader falls back to stats.data)."""
+    info = {**data["machine_info"]["infperf"], "schema": 3}
+    return {**data, "machine_info": {**data["machine_info"], "infperf": info}}
+
+
+# from_version -> function returning the data in from_version + 1. Applied in memory only: files are never rewritten.
+MIGRATIONS: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2}
+OLDEST = min(MIGRATIONS, default=SCHEMA)
+
+
+@dataclass(frozen=True)
+class BaselineRun:
+    path: Path
+    number: int
+    name: str
+    fingerprint: str
+    datetime: str
+    cells: Mapping[str, tuple[tuple[float, ...], ...]]  # benchmark fullname -> repeats -> raw per-call samples (s)
+    launch_bound: frozenset[str] = frozenset()  # cells the run diagnosed as launch-bound
+    cold: Mapping[str, float] = field(default_factory=dict)  # least cold start of the repeats (cold_start_seconds)
+    memory: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # each repeat's peak memory (MiB)
+    outcomes: Mapping[str, str] = field(default_factory=dict)  # fullname -> "oom" | "crashed" | "timeout" | "error"
+    schema: int = SCHEMA  # the schema the file was written in (older ones are migrated on read)
+    sm_clock: Mapping[str, float] = field(default_factory=dict)  # SM clock (MHz) of each GPU cell's fastest repeat
+    host_probe: Mapping[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)  # per repeat, per timed
+    # block (cells where every block has one): seconds per tiny launch after the block (hostspeed)
+
+
+@dataclass(frozen=True)
+class BaselineSet:
+    """The compared run (newest last) and earlier runs saved under the same name: independent repeats."""
+
+    runs: tuple[BaselineRun, ...]
+
+    @property
+    def newest(self) -> BaselineRun:
+        return self.runs[-1]
+
+    @property
+    def source(self) -> str:
+        if not self.runs:
+            return ""
+        names = ", ".join(run.path.name for run in self.runs)
+        return f"{self.newest.path.parent.name}/{{{names}}}" if len(self.runs) > 1 else str(self.newest.path.name)
+
+    def samples(self, fullname: str) -> list[tuple[tuple[float, ...], ...]]:
+        """Per baseline run (oldest first), the cell's repeats, each its raw per-call samples."""
+        return [run.cells[fullname] for run in self.runs if fullname in run.cells]
+
+    def memory(self, fullname: str) -> list[tuple[float, ...]]:
+        """Each run's peak memory per repeat (one figure for a run saved before repeats)."""
+        return [run.memory[fullname] for run in self.runs if fullname in run.memory]
+
+    def cold(self, fullname: str) -> list[float]:
+        return [run.cold[fullname] for run in self.runs if fullname in run.cold]
+
+    def sm_clock(self, fullname: str) -> float | None:
+        """The SM clock at the end of this cell in the newest run that recorded one."""
+        for run in reversed(self.runs):
+            if fullname in run.sm_clock:
+                return run.sm_clock[fullname]
+        return None
+
+    def host_probes(self, fullname: str) -> list[tuple[tuple[float, ...], ...] | None]:
+        """Per baseline run (as ``samples``), each repeat's host launch probes per timed block; None for a run
+        without them."""
+        return [run.host_probe.get(fullname) for run in self.runs if fullname in run.cells]
+
+    def launch_bound(self, fullname: str) -> bool:
+        return any(fullname in run.launch_bound for run in self.runs)
+
+    def outcome(self, fullname: str) -> str | None:
+        """How the cell ended in the newest run when it produced no timing ("oom", ...); None if it was measured."""
+        return self.newest.outcomes.get(fullname) if self.runs else None
+
+
+def _fail(path: Path, problem: str, fix: str) -> BaselineError:
+    return BaselineError(f"baseline {path}: {problem}; {fix}")
+
+
+def read_run(path: Path, fingerprint: str) -> BaselineRun:
+    restore = f"restore it (git checkout -- {path}) or move it away and {_RESAVE}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _fail(path, f"cannot be read ({exc.strerror})", restore) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # an unterminated string can only end at the end of the text
+        ended = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        what = "truncated" if ended else "corrupt"
+        raise _fail(path, f"is not valid JSON, the file is {what} ({exc.msg} at line {exc.lineno})", restore) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise _fail(path, "is not a pytest-benchmark result (no 'benchmarks' list)", restore)
+    info = (data.get("machine_info") or {}).get("infperf")
+    if not isinstance(info, dict):
+        raise _fail(path, "was not written by pytest-infperf (machine_info has no 'infperf' fingerprint)",
+                    f"keep plain pytest-benchmark files out of the baseline folder, or {_RESAVE}")
+    written = _schema_of(path, info.get("schema"), restore)
+    data = _migrate(data, written)
+    if info.get("fingerprint") != fingerprint:
+        raise _fail(path, f"was made on another machine (fingerprint {info.get('fingerprint')!r}, "
+                          f"this machine is {fingerprint!r}) and is not comparable",
+                    f"compare against a baseline of this machine: {_RESAVE}")
+    cells: dict[str, tuple[tuple[float, ...], ...]] = {}
+    launch_bound: set[str] = set()
+    cold: dict[str, float] = {}
+    memory: dict[str, tuple[float, ...]] = {}
+    host_probe: dict[str, tuple[tuple[float, ...], ...]] = {}
+    sm_clock: dict[str, float] = {}
+    for bench in data["benchmarks"]:
+        try:
+            fullname = bench["fullname"]
+            samples = bench["stats"]["data"]
+        except (KeyError, TypeError):
+            raise _fail(path, "has a benchmark without 'fullname' or raw samples ('stats.data')", restore) from None
+        if not _usable(samples):
+            raise _fail(path, f"has no usable raw samples for {fullname}", restore)
+        extra = (bench.get("extra_info") or {}).get("infperf") or {}
+        repeats = extra.get("repeats") or []
+        if not isinstance(repeats, list) or not all(isinstance(r, dict) and _usable(r.get("samples"))
+                                                    for r in repeats):
+            raise _fail(path, f"has a repeat without usable raw samples for {fullname}", restore)
+        cells[fullname] = (tuple(tuple(float(x) for x in r["samples"]) for r in repeats)
+                           or (tuple(float(x) for x in samples),))
+        if (extra.get("diagnosis") or {}).get("launch_bound") or any(
+                (r.get("diagnosis") or {}).get("launch_bound") for r in repeats):
+            launch_bound.add(fullname)
+        peaks = [float(r["memory_peak_mib"]) for r in repeats if _finite(r.get("memory_peak_mib"))]
+        peak = (extra.get("memory") or {}).get("peak_mib")
+        if peaks or _finite(peak):
+            memory[fullname] = tuple(peaks) or (float(peak),)
+        clock = ((extra.get("device_state") or {}).get("end") or {}).get("sm_clock_mhz")
+        steady = [r for r in repeats if not r.get("throttled")] or repeats
+        if steady:
+            fastest = steady[stats.fastest([stats.summarize(r["samples"]).median for r in steady])]
+            clock = (fastest.get("clock") or {}).get("median_mhz", clock)
+        if isinstance(clock, (int, float)) and clock > 0:
+            sm_clock[fullname] = float(clock)
+        probes = [r.get("host_probes") for r in repeats]
+        if repeats and all(isinstance(p, list) and len(p) == len(r["samples"]) and all(_finite(v) and v > 0 for v in p)
+                           for p, r in zip(probes, repeats, strict=True)):
+            host_probe[fullname] = tuple(tuple(float(v) for v in p) for p in probes)
+        colds = [r["cold_start_s"] for r in repeats if isinstance(r.get("cold_start_s"), (int, float))]
+        phases = extra.get("cold_start") or {}
+        if colds:
+            cold[fullname] = float(min(colds))
+        elif isinstance(phases.get("load_s"), (int, float)) and isinstance(phases.get("first_call_s"), (int, float)):
+            cold[fullname] = cold_start_seconds(phases["load_s"], phases["first_call_s"], cached_seconds(phases))
+    match = _NAME.match(path.name)
+    number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
+    return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
+                       frozenset(launch_bound), cold, memory, _outcomes(path, data, restore), written, sm_clock,
+                       host_probe)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _usable(samples: object) -> bool:
+    return (isinstance(samples, list) and bool(samples)
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in samples))
+
+
+def _schema_of(path: Path, schema: object, restore: str) -> int:
+    older = ", ".join(str(version) for version in sorted(MIGRATIONS))
+    reads = f"reads schema {SCHEMA}" + (f" and migrates schema {older}" if older else "")
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise _fail(path, f"has no valid baseline schema (machine_info.infperf.schema is {schema!r}; "
+                          f"this pytest-infperf {reads})", restore)
+    if schema > SCHEMA:
+        raise _fail(path, f"has baseline schema {schema}, newer than this pytest-infperf can read (it {reads})",
+                    f"upgrade pytest-infperf (pip install -U pytest-infperf), or move the file away and {_RESAVE}")
+    if schema < OLDEST:
+        raise _fail(path, f"has baseline schema {schema}, older than this pytest-infperf can read (it {reads})",
+                    f"move the file away and {_RESAVE}")
+    return schema
+
+
+def _migrate(data: dict[str, Any], schema: int) -> dict[str, Any]:
+    for version in range(schema, SCHEMA):
+        data = MIGRATIONS[version](data)
+    return data
+
+
+def _outcomes(path: Path, data: dict[str, Any], restore: str) -> dict[str, str]:
+    """fullname -> status of the cells that ended without timing (schema 2's run-level ``infperf.outcomes``)."""
+    run = data.get("infperf")
+    if run is None:
+        return {}
+    outcomes = run.get("outcomes", {}) if isinstance(run, dict) else None
+    if not isinstance(outcomes, dict):
+        raise _fail(path, "has a malformed run-level 'infperf' object (expected {'outcomes': {fullname: {...}}})",
+                    restore)
+    found: dict[str, str] = {}
+    for fullname, outcome in outcomes.items():
+        status = outcome.get("status") if isinstance(outcome, dict) else None
+        if not isinstance(status, str) or not status:
+            raise _fail(path, f"has an outcome without a 'status' for {fullname}", restore)
+        found[fullname] = status
+    return found
+
+
+def numbered_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("[0-9][0-9][0-9][0-9]_*.json") if _NAME.match(p.name))
+
+
+def select(candidates: Sequence[Path], folder: Path, fingerprint: str, history: int) -> BaselineSet:
+    """The newest candidate is compared; up to ``history - 1`` earlier runs saved under its name join it."""
+    target = read_run(sorted(candidates, key=lambda p: p.name)[-1], fingerprint)
+    same_name = [
+        p for p in numbered_files(folder)
+        if (m := _NAME.match(p.name)) and m.group(2) == target.name and int(m.group(1)) < target.number
+    ]
+    earlier = [read_run(p, fingerprint) for p in same_name[-(history - 1):]] if history > 1 else []
+    return BaselineSet(tuple(earlier) + (target,))
+
+
+def other_fingerprints(storage: Path, fingerprint: str) -> list[str]:
+    if not storage.is_dir():
+        return []
+    return sorted(p.name for p in storage.iterdir() if p.is_dir() and p.name != fingerprint and numbered_files(p))

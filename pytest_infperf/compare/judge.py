@@ -1,0 +1,88 @@
+"""The compare layer's one entry point for a cell: its result against the baseline, decided as a frozen bundle of
+verdicts (time, cold start, memory). Pure: reads the result and the baseline, writes nothing, raises nothing; the
+fixture stores the bundle and enforces it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..measure import hostspeed
+from ..measure.results import CellResult, Outcome, usable
+from . import gate
+from .baseline import BaselineSet
+from .gate import GatePolicy, Status, Verdict
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """One cell's verdicts: its time, its cold start and, where memory was sampled, its peak memory."""
+
+    time: Verdict
+    cold: Verdict
+    memory: Verdict | None = None
+
+    def regressions(self) -> list[str]:
+        """A line per regressed kind, in the order the failure message lists them."""
+        kinds = (("performance", self.time), ("cold-start", self.cold), ("memory", self.memory))
+        return [f"{kind} regression: {v.message()}" for kind, v in kinds
+                if v is not None and v.status is Status.REGRESSED]
+
+
+def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) -> Verdicts:
+    """Judge a measured cell against its baseline runs (pytest-benchmark keys stored cells by the node id)."""
+    nodeid = result.nodeid
+    repeats = result.repeats
+    launch_bound = any(r.diagnosis is not None and r.diagnosis.launch_bound for r in repeats) or (
+        baseline.launch_bound(nodeid))
+    steady = usable(repeats)
+    unstable = ""
+    if result.case.device == "cuda":
+        unstable = gate.instability(repeats, baseline.sm_clock(nodeid), launch_bound, gate_policy)
+    runs = baseline.samples(nodeid)
+    current = [r.timing.samples for r in steady]
+    # the floor of the less repeated side: a baseline measured once per run is as noisy as one median
+    compared = min([len(steady), *(len(run) for run in runs)])
+    floor = gate_policy.floor(result.case.device, launch_bound, compared)
+    verdict = gate.decide(result.case.id, current, runs, gate_policy, baseline.source, floor=floor, unstable=unstable)
+    if launch_bound and result.case.device == "cuda":  # host speed differs between processes: divide it out
+        normal = hostspeed.normalise_runs(current, [r.host_probes for r in steady], runs, baseline.host_probes(nodeid))
+        if normal is not None:
+            cur_n, runs_n, note = normal
+            normalised = gate.decide(result.case.id, cur_n, runs_n, gate_policy, baseline.source, floor=floor,
+                                     unstable=unstable)
+            verdict = host_judged(verdict, normalised, note)
+    cold = gate.decide_cold(result.case.id, [r.cold_start_s for r in repeats if not r.confirm],
+                            baseline.cold(nodeid), gate_policy, baseline.source)
+    memory = None
+    peaks = result.memory_peaks_mib
+    if peaks:
+        memory = gate.decide_memory(result.case.id, peaks, baseline.memory(nodeid), gate_policy,
+                                    rss=result.case.device == "cpu")
+    return Verdicts(verdict, cold, memory)
+
+
+def host_judged(raw: Verdict, normalised: Verdict, note: str) -> Verdict:
+    """The verdict on a launch-bound cell with launch probes on both sides: the host-normalised one, except that a
+    host-normalised regression is cleared when the raw samples show no slowdown at all (their fastest repeat within
+    its limit: unchanged or improved). Normalising clears a session whose processes all launch slowly (every repeat in
+    the slow host mode: raw +49 %, normalised unchanged on the H200). The raw check clears a cell that is
+    device-bound in the fast host mode and launch-bound in the slow one (torch bf16 b64 on the H200: 1.96 ms whatever
+    the probe read when fast), whose blocks the probe ratio over-corrects (+12.0 % normalised, -0.8 % raw). A real
+    launch-bound slowdown adds host work to every call and shows in the raw samples too (launch chain 1.25x: +26.9 %
+    normalised, +21.4 % raw)."""
+    if normalised.status is Status.REGRESSED and raw.status in (Status.UNCHANGED, Status.IMPROVED):
+        why = (f"host-normalised {normalised.change:+.1%} would be regressed, but the raw fastest repeat "
+               f"({raw.change:+.1%}) is within its limit: judged on the raw samples; {note}")
+        return dataclasses.replace(raw, detail="; ".join(d for d in (raw.detail, why) if d))
+    return dataclasses.replace(normalised, detail="; ".join(d for d in (normalised.detail, note) if d))
+
+
+def oom_verdict(outcome: Outcome, nodeid: str, baseline: BaselineSet | None) -> Verdict | None:
+    """A cell out of memory now: a memory regression when the baseline ran it, else nothing to judge."""
+    if baseline is None or not baseline.samples(nodeid):
+        return None
+    return Verdict(
+        cell=outcome.cell, status=Status.REGRESSED, current_median=float("inf"), unit="MiB",
+        baseline_source=baseline.source, detail=f"ran in the baseline ({baseline.source}), out of memory now",
+    )

@@ -1,0 +1,93 @@
+"""How fast this process's host launches GPU work right now: a tiny probe after each timed block of a CUDA cell.
+
+A launch-bound cell's time is the host's time to enqueue its kernels, and on the lent H200 that host speed is
+mostly a property of the process: of 8 fresh processes, 2 ran ResNet-18 eager fp16 b16 at 2.5-2.9 ms per call and 6
+at 1.7-2.2 ms, and the probe below read 8.9-10.7 us per launch in the slow ones and 7.0-7.9 us in the fast ones
+(model time / probe time 236-289 in every process; ``benchmarks/host_probe.py``). The gate divides each timed block
+of a launch-bound cell by the probe taken right after it, so a session that drew slow processes is not a regression
+and a model that launches 25 % more work is. (A probe once per repeat, after its timed blocks, was tried first
+on the H200: the mode sometimes changed in between, 2.80 ms with a fast probe and 1.54 ms with a slow one.) A cell
+that is device-bound when the host is fast is over-corrected by the division; the gate keeps the raw verdict then
+(``compare.judge.host_judged``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+LAUNCHES = 200  # per probe: ~1.4 ms at 7 us per launch, taken after each timed block
+
+
+class LaunchProbe:
+    """Seconds per tiny CUDA launch (an in-place add on one element, ``LAUNCHES`` of them between two synchronizes),
+    read after each timed block (``timing.measure``'s ``between_blocks``), so every sample has the host speed of its
+    own moment beside it: the host mode can change within a process, between one block and the next. Without torch
+    or CUDA it reads nothing."""
+
+    def __init__(self) -> None:
+        self.per_block: list[float] = []
+        self._x = None
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                self._torch = torch
+                self._x = torch.zeros(1, device="cuda")
+        except Exception:  # a probe must never fail a cell: no figure, no normalisation
+            self._x = None
+
+    def __call__(self) -> None:
+        if self._x is None:
+            return
+        torch, x = self._torch, self._x
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(LAUNCHES):
+            x.add_(1.0)
+        torch.cuda.synchronize()
+        self.per_block.append((time.perf_counter() - start) / LAUNCHES)
+
+    def aligned(self, samples: int) -> tuple[float, ...]:
+        """One probe per timed block, or none at all."""
+        return tuple(self.per_block) if len(self.per_block) == samples else ()
+
+
+def normalised(samples: Sequence[Sequence[float]], probes: Sequence[Sequence[float]],
+               reference: float) -> list[tuple[float, ...]]:
+    """Each repeat's samples in units of the reference probe: each block's time x reference / that block's probe."""
+    return [tuple(x * reference / p for x, p in zip(run, block_probes, strict=True))
+            for run, block_probes in zip(samples, probes, strict=True)]
+
+
+def _aligned(samples: Sequence[Sequence[float]], probes: Sequence[Sequence[float] | None]) -> bool:
+    return len(samples) == len(probes) and all(
+        p is not None and len(p) == len(run) and all(v > 0 for v in p) for run, p in zip(samples, probes, strict=True))
+
+
+def normalise_runs(
+    current: Sequence[Sequence[float]],
+    current_probes: Sequence[Sequence[float] | None],
+    baseline: Sequence[Sequence[Sequence[float]]],
+    baseline_probes: Sequence[Sequence[Sequence[float]] | None],
+) -> tuple[list[tuple[float, ...]], list[list[tuple[float, ...]]], str] | None:
+    """A launch-bound cell's current repeats and baseline runs in the newest baseline run's host speed, with a note
+    for the verdict; None when any block on either side has no probe (then nothing is normalised: mixed units would
+    be worse than none)."""
+    if not current or not baseline or len(baseline_probes) != len(baseline):
+        return None
+    if not _aligned(current, current_probes):
+        return None
+    if not all(probes is not None and _aligned(run, probes) for run, probes in zip(baseline, baseline_probes,
+                                                                                    strict=True)):
+        return None
+    reference = float(np.median([p for repeat in baseline_probes[-1] for p in repeat]))  # type: ignore[union-attr]
+    now = float(np.median([p for repeat in current_probes for p in repeat]))  # type: ignore[union-attr]
+    cur = normalised(current, current_probes, reference)  # type: ignore[arg-type]
+    runs = [normalised(run, probes, reference)  # type: ignore[arg-type]
+            for run, probes in zip(baseline, baseline_probes, strict=True)]
+    note = f"host-normalised: launch probe {now * 1e6:.2f} us now vs {reference * 1e6:.2f} us in the baseline (medians)"
+    return cur, runs, note
+

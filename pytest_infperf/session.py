@@ -1,0 +1,71 @@
+"""The run's state in one object: ``InfperfSession``, registered as a plugin ("infperf-session") and kept in
+``config.stash``. It holds the settings, the machine fingerprint, the baseline, the worker processes, and what the
+cells produced: results, verdicts (time, cold start, memory: the parts of ``compare.Verdicts``), outcomes, max-batch
+searches; under pytest-xdist also what the controller collects from its workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .compare.fingerprint import Fingerprint
+from .compare.gate import Verdict
+from .measure.maxbatch import MaxBatch
+from .measure.results import CellResult, Outcome, Repeat
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .compare.baseline import BaselineSet
+    from .measure.worker import WorkerPool
+
+PLUGIN_NAME = "infperf-session"
+
+
+@dataclass(eq=False)
+class InfperfSession:
+    settings: Settings
+    fingerprint: Fingerprint
+    baseline: BaselineSet | None = None
+    compare: Any = None  # --benchmark-compare, held back until the session starts
+    worker: WorkerPool | None = None  # the session's child processes for cells, one per repeat slot
+    temp_logs: Path | None = None  # the workers' log folder when it is a temporary one (removed at the end)
+    interrupted: bool = False  # set when saving: the session was interrupted, so no baseline is published
+    results: list[CellResult] = field(default_factory=list)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    cold_verdicts: dict[str, Verdict] = field(default_factory=dict)
+    memory_verdicts: dict[str, Verdict] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)  # cells without a measurement: oom, crashed, ...
+    max_batch: list[MaxBatch] = field(default_factory=list)
+    repeats: dict[str, list[Repeat | Outcome]] = field(default_factory=dict)  # what the interleaved passes took
+    xdist_user_disable: bool = False  # worker: the user's own --benchmark-disable
+    xdist_save: Any = None  # worker: the save/autosave/json options taken over by the controller
+    xdist_json: list[Any] = field(default_factory=list)  # controller: each worker's pytest-benchmark JSON
+    xdist_written: list[str] = field(default_factory=list)  # controller: files the merged results were written to
+    xdist_errors: list[str] = field(default_factory=list)  # controller: workers whose results could not be collected
+    xdist_devices: dict[str, str] = field(default_factory=dict)  # controller: worker id -> CUDA_VISIBLE_DEVICES
+    xdist_logs: list[str] = field(default_factory=list)  # controller: workers' log folders kept after a crash
+
+    def other_verdicts(self) -> dict[str, dict[str, Verdict]]:
+        """The verdicts beside time, by the name the summary and the report give them."""
+        return {"cold-start": self.cold_verdicts, "memory": self.memory_verdicts}
+
+    def attach(self, config: pytest.Config) -> None:
+        config.stash[_KEY] = self
+        pluginmanager = getattr(config, "pluginmanager", None)
+        if pluginmanager is not None:
+            pluginmanager.register(self, PLUGIN_NAME)
+
+    @staticmethod
+    def of(config: pytest.Config) -> InfperfSession:
+        return config.stash[_KEY]
+
+    @staticmethod
+    def find(config: pytest.Config) -> InfperfSession | None:
+        """The session, or None where pytest_configure did not get as far as making it (a usage error)."""
+        return config.stash.get(_KEY, None)
+
+
+_KEY = pytest.StashKey[InfperfSession]()

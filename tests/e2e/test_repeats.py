@@ -1,0 +1,207 @@
+"""Repeats: each cell measured several times, spread over the session and over worker processes; confirmation repeats
+for a suspected slowdown; every repeat's raw samples in the JSON. On the fake backend (fake clock)."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import load_json, run_fake, saved_files
+
+from pytest_infperf.measure import runner
+from pytest_infperf.measure.timing import SyncedClockTimer, TimingPolicy, measure
+from pytest_infperf.measure.worker import WorkerPool
+
+
+def _repeats(data: dict) -> dict[str, list[dict]]:
+    return {b["param"]: b["extra_info"]["infperf"]["repeats"] for b in data["benchmarks"]}
+
+
+def test_every_repeat_is_kept_in_the_json_and_interleaved_over_the_session(fake_suite):
+    result = run_fake(fake_suite, "--benchmark-save=main")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*repeat pass 1 of 3 over 2 cells*", "*repeat pass 2 of 3 over 2 cells*",
+                                 "*time: 2 cells, 6 repeats; load and first call * s, warm-up * s, timed blocks * s*"])
+    data = load_json(saved_files(fake_suite.path)[0])
+    repeats = _repeats(data)
+    for cell, runs in repeats.items():
+        assert [r["worker"] for r in runs] == ["0", "1", "2"]  # one worker process per repeat
+        assert [r["index"] for r in runs] == [0, 1, 2]
+        assert all(len(r["samples"]) >= 5 and r["median_s"] > 0 and not r["confirm"] for r in runs)
+        assert all(r["wall_s"] > 0 for r in runs)  # the fake backend's clock is injected: no relation to it
+        bench = next(b for b in data["benchmarks"] if b["param"] == cell)
+        medians = [r["median_s"] for r in runs]
+        # pytest-benchmark's stats are the fastest repeat's: the figure the gate compares
+        assert bench["stats"]["data"] == runs[medians.index(min(medians))]["samples"]
+        assert bench["extra_info"]["infperf"]["time_per_batch_s"] == pytest.approx(min(medians))
+    b1, b8 = repeats["fake-cpu-fp32-b1"], repeats["fake-cpu-fp32-b8"]
+    # interleaved: pass 1 over both cells, then pass 2, then the tests
+    assert b1[0]["started_at"] < b8[0]["started_at"] < b1[1]["started_at"] < b8[1]["started_at"] < b1[2]["started_at"]
+
+
+def test_consecutive_order_takes_each_cells_repeats_in_turn(fake_suite):
+    result = run_fake(fake_suite, "--benchmark-json=out.json", "-o", "infperf_repeat_order=consecutive")
+    assert result.ret == 0
+    assert "repeat pass" not in result.stdout.str()
+    repeats = _repeats(load_json(fake_suite.path / "out.json"))
+    b1, b8 = repeats["fake-cpu-fp32-b1"], repeats["fake-cpu-fp32-b8"]
+    assert [r["worker"] for r in b1] == ["0", "1", "2"]
+    assert b1[2]["started_at"] < b8[0]["started_at"]
+
+
+def test_repeats_option_and_ini(fake_suite):
+    result = run_fake(fake_suite, "--infperf-repeats=2", "--benchmark-json=out.json")
+    assert result.ret == 0
+    assert all(len(r) == 2 for r in _repeats(load_json(fake_suite.path / "out.json")).values())
+    fake_suite.makeini("[pytest]\ninfperf_storage = baselines\ninfperf_repeats = 1\n")
+    result = run_fake(fake_suite, "--benchmark-json=out.json")
+    assert "repeat pass" not in result.stdout.str()
+    assert all(len(r) == 1 for r in _repeats(load_json(fake_suite.path / "out.json")).values())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--infperf-repeats=0",), "*--infperf-repeats: 0 is out of range; give a value from 1 to 100*"),
+    (("--infperf-repeats=three",), "*--infperf-repeats: 'three' is not an integer*"),
+    (("-o", "infperf_repeat_order=random"), "*ini infperf_repeat_order: unknown 'random'; choose from interleaved, "
+                                            "consecutive*"),
+    (("-o", "infperf_confirm_repeats=-1"), "*ini infperf_confirm_repeats: -1 is out of range*"),
+    (("-o", "infperf_cold_floor_ms=soon"), "*ini infperf_cold_floor_ms: 'soon' is not a number*"),
+])
+def test_bad_repeat_settings_are_usage_errors(fake_suite, args, message):
+    result = run_fake(fake_suite, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def _save_then_slow_mode(fake_suite, monkeypatch, *args):
+    monkeypatch.setenv("INFPERF_FAKE_RUN", "100")
+    assert run_fake(fake_suite, "--benchmark-save=main").ret == 0
+    monkeypatch.setenv("INFPERF_FAKE_RUN", "7")
+    # every worker process of this session starts in a slow host mode (1.7x) that lasts through all three repeats
+    monkeypatch.setenv("INFPERF_FAKE_SLOW_SLOTS", "0,1,2")
+    return run_fake(fake_suite, "--benchmark-compare", "--benchmark-json=out.json", *args)
+
+
+def test_confirmation_repeats_clear_a_slow_mode_that_lasted_through_the_first_repeats(fake_suite, monkeypatch):
+    result = _save_then_slow_mode(fake_suite, monkeypatch)
+    assert result.ret == 0, result.stdout.str()
+    data = load_json(fake_suite.path / "out.json")
+    for bench in data["benchmarks"]:
+        repeats = bench["extra_info"]["infperf"]["repeats"]
+        assert [r["confirm"] for r in repeats] == [False] * 3 + [True] * 3
+        assert [r["worker"] for r in repeats] == ["0", "1", "2", "0", "1", "2"]  # the session's workers in turn
+        slow = min(r["median_s"] for r in repeats[:3])
+        assert min(r["median_s"] for r in repeats[3:]) < slow / 1.5
+        assert bench["extra_info"]["infperf_verdict"]["status"] == "unchanged"
+        assert bench["extra_info"]["infperf_verdict"]["repeats"] == 6
+
+
+def test_without_confirmation_that_slow_mode_is_a_false_alarm(fake_suite, monkeypatch):
+    result = _save_then_slow_mode(fake_suite, monkeypatch, "-o", "infperf_confirm_repeats=0")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*performance regression: fake-cpu-fp32-b1: regressed*fastest of 3 repeats*"])
+
+
+def test_a_real_slowdown_survives_confirmation(fake_suite, monkeypatch):
+    monkeypatch.setenv("INFPERF_FAKE_RUN", "100")
+    assert run_fake(fake_suite, "--benchmark-save=main").ret == 0
+    monkeypatch.setenv("INFPERF_FAKE_RUN", "7")
+    monkeypatch.setenv("INFPERF_FAKE_SLOWDOWN", "1.6")
+    result = run_fake(fake_suite, "--benchmark-compare", "--benchmark-json=out.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*fake-cpu-fp32-b8: regressed*fastest of 6 repeats vs 3 per baseline run*"])
+    result.stdout.fnmatch_lines(["*time: 2 cells, 6 repeats + 6 confirmation repeats*"])
+
+
+def test_cold_start_floor_from_ini(fake_suite, monkeypatch):
+    monkeypatch.setenv("INFPERF_FAKE_LOAD_S", "0.01")
+    monkeypatch.setenv("INFPERF_FAKE_RUN", "100")
+    assert run_fake(fake_suite, "--benchmark-save=main").ret == 0
+    monkeypatch.setenv("INFPERF_FAKE_LOAD_S", "0.2")  # 20x slower load, but +190 ms: within the 250 ms floor
+    assert run_fake(fake_suite, "--benchmark-compare").ret == 0
+    result = run_fake(fake_suite, "--benchmark-compare", "-o", "infperf_cold_floor_ms=50")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*cold-start regression: fake-cpu-fp32-b1: regressed*"])
+
+
+def test_a_crash_in_a_repeat_pass_is_that_cells_outcome(fake_suite, monkeypatch):
+    monkeypatch.setenv("INFPERF_FAKE_CRASH", "abort")
+    monkeypatch.setenv("INFPERF_FAKE_CRASH_BATCH", "1")
+    result = run_fake(fake_suite, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*fake-cpu-fp32-b1: crashed: the worker process died with SIGABRT "
+                                 "(in repeat pass 1 of 3)*"])
+    assert len(_repeats(load_json(fake_suite.path / "out.json"))["fake-cpu-fp32-b8"]) == 3
+
+
+# -- below the plugin: the clock sampler's hook, the ONNX Runtime launch diagnosis ---------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_between_blocks_runs_once_after_each_timed_block_outside_it():
+    clock = Clock()
+    seen: list[float] = []
+
+    def call() -> None:
+        clock.now += 0.01
+
+    def between() -> None:
+        seen.append(clock.now)
+        clock.now += 5.0  # an expensive read between blocks must not show in any sample
+
+    timing = measure(call, SyncedClockTimer(clock=clock), TimingPolicy(min_rounds=4, max_time=0.0),
+                     between_blocks=between)
+    assert len(seen) == timing.rounds == 4
+    assert all(s == pytest.approx(0.01) for s in timing.samples)
+
+
+class DiagnosedSession:
+    def __init__(self, host: float, total: float) -> None:
+        self.result = (host, total)
+        self.calls = 0
+
+    def launch_diagnosis(self, calls: int) -> tuple[float, float]:
+        self.calls = calls
+        return self.result
+
+
+def test_onnxruntime_cells_get_a_launch_diagnosis_from_their_session():
+    bound = runner._diagnose(SyncedClockTimer(), (1e-3,) * 5, DiagnosedSession(0.9e-3, 1.0e-3))
+    assert bound is not None and bound.launch_bound and bound.ratio == pytest.approx(0.9)
+    session = DiagnosedSession(0.1e-3, 4.0e-3)
+    free = runner._diagnose(SyncedClockTimer(), (4e-3,) * 5, session)
+    assert free is not None and not free.launch_bound
+    assert session.calls >= runner.DIAGNOSIS_MIN_CALLS
+    assert runner._diagnose(SyncedClockTimer(), (1e-3,), object()) is None  # CPU sessions: no diagnosis
+
+
+def test_memory_peak_is_sampled_in_every_repeat_and_the_least_is_compared(fake_suite, monkeypatch):
+    from pytest_infperf.compare import baseline
+
+    monkeypatch.setenv("INFPERF_FAKE_ALLOC_MIB", "8")
+    assert run_fake(fake_suite, "--benchmark-save=main").ret == 0
+    path = saved_files(fake_suite.path)[0]
+    data = load_json(path)
+    bench = data["benchmarks"][0]
+    peaks = [r["memory_peak_mib"] for r in bench["extra_info"]["infperf"]["repeats"]]
+    assert len(peaks) == 3 and all(isinstance(p, float) for p in peaks)
+    run = baseline.read_run(path, path.parent.name)
+    assert run.memory[bench["fullname"]] == tuple(peaks)  # the gate takes the least, with their spread
+
+
+def test_a_session_with_repeats_starts_every_slot_before_its_first_cell(fake_suite, monkeypatch):
+    calls: list[tuple[int, str]] = []
+    start = WorkerPool.start
+
+    def recording(self, slots, job, timeout=0.0):
+        calls.append((slots, job.label, sorted(w for w in range(slots) if self.worker(w).alive())))
+        return start(self, slots, job, timeout)
+
+    monkeypatch.setattr(WorkerPool, "start", recording)
+    assert run_fake(fake_suite, "--infperf-repeats=3").ret == 0
+    assert calls[0] == (3, "start-up", [])  # before the first cell: no slot was running yet

@@ -1,0 +1,25 @@
+"""The one formatting module."""
+
+from __future__ import annotations
+
+from pytest_infperf.report import fmt
+
+
+def test_flops_format():
+    assert fmt.fmt_flops(3.628e9) == "3.63 GFLOP"
+    assert fmt.fmt_flops(84672) == "84.67 kFLOP"
+    assert fmt.fmt_flops(None) == fmt.fmt_flops(0.0) == "-"
+    assert fmt.fmt_tflops(0.0004) == "4.0e-04" and fmt.fmt_tflops(123.4) == "123.4"
+
+
+def test_times_in_the_unit_that_suits_them():
+    assert fmt.fmt_time(1.5) == "1.500 s" and fmt.fmt_time(0.0123) == "12.300 ms" and fmt.fmt_time(5e-5) == "50.0 us"
+    assert fmt.fmt_time(0.0123, 2, "µs") == "12.30 ms" and fmt.fmt_time(5e-5, 2, "µs") == "50.0 µs"
+    assert fmt.fmt_time(None) == fmt.fmt_time(float("nan")) == "-"
+    assert fmt.fmt_ms(0.0012345) == "1.23 ms" and fmt.fmt_ms(0.0012345, 3) == "1.234 ms" and fmt.fmt_ms(None) == "-"
+
+
+def test_tables_align_and_markdown_escapes_on_request():
+    assert fmt.columns(["a", "bb"], [["xyz", "1"]], right={1}) == ["a    bb", "---  --", "xyz   1"]
+    assert fmt.markdown_table(["a", "b"], [["x|y", "1"]], right={1}) == ["| a | b |", "|---|---:|", "| x|y | 1 |"]
+    assert fmt.markdown_table(["a"], [["x|y"]], escape=True)[2] == "| x\\|y |"

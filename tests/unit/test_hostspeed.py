@@ -1,0 +1,142 @@
+"""Host-speed normalisation of launch-bound GPU cells (measure.hostspeed), with figures recorded on the lent
+H200: ResNet-18 eager fp16 b16 ran 1.8-2.0 ms per call in fast processes (probe 7.0-7.5 us per launch) and 2.8 ms in
+slow ones (probe ~10 us); the model/probe ratio stayed within 252-289."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_infperf.compare import gate
+from pytest_infperf.compare.gate import GatePolicy, Status
+from pytest_infperf.compare.judge import host_judged
+from pytest_infperf.measure import hostspeed
+
+POLICY = GatePolicy()
+
+
+def run(median: float, seed: int, n: int = 30) -> tuple[float, ...]:
+    rng = np.random.default_rng(seed)
+    return tuple(float(x) for x in median * (1.0 + np.abs(rng.normal(0.0, 0.01, n))))
+
+
+FAST, SLOW = (1.85e-3, 7.2e-6), (2.8e-3, 10.1e-6)  # (time per call, probe per launch) of the two host modes
+
+
+def judge(current_modes, baseline_modes, slowdown: float = 1.0, normalise: bool = True) -> gate.Verdict:
+    current = [run(m * slowdown, 10 + i) for i, (m, _) in enumerate(current_modes)]
+    base = [[run(m, i) for i, (m, _) in enumerate(baseline_modes)]]
+    probes = [(p,) * len(r) for (_, p), r in zip(current_modes, current, strict=True)]
+    base_probes = [tuple((p,) * len(r) for (_, p), r in zip(baseline_modes, base[0], strict=True))]
+    floor = POLICY.floor("cuda", True, 3)
+    if normalise:
+        normal = hostspeed.normalise_runs(current, probes, base, base_probes)
+        assert normal is not None
+        current, base, note = normal
+        assert "host-normalised" in note
+    return gate.decide("torch-cuda-fp16-b16", current, base, POLICY, floor=floor)
+
+
+def test_a_session_of_slow_host_processes_is_not_a_regression():
+    # the A/A that failed on the H200: every repeat of the session in slow processes, the baseline's in fast ones
+    assert judge([SLOW, SLOW, SLOW], [FAST, FAST, SLOW], normalise=False).status is Status.REGRESSED
+    assert judge([SLOW, SLOW, SLOW], [FAST, FAST, SLOW]).status is Status.UNCHANGED
+
+
+def test_a_model_that_launches_a_quarter_more_work_regresses_in_either_host_mode():
+    assert judge([SLOW, SLOW, SLOW], [FAST, FAST, FAST], slowdown=1.25).status is Status.REGRESSED
+    assert judge([FAST, FAST, FAST], [FAST, SLOW, SLOW], slowdown=1.25).status is Status.REGRESSED
+
+
+def test_each_block_is_divided_by_its_own_probe():
+    # the host mode changed within a repeat: two slow blocks (and their slow probes) among fast ones
+    samples = [(1.85e-3, 2.8e-3, 2.8e-3, 1.85e-3)]
+    probes = [(7.2e-6, 10.1e-6, 10.1e-6, 7.2e-6)]
+    normal = hostspeed.normalise_runs(samples, probes, [samples], [probes])
+    assert normal is not None
+    ratios = [x / 7.2e-6 * 1e-6 for x in normal[0][0]]  # in units of the median probe
+    assert max(ratios) / min(ratios) < 1.1
+
+
+def test_no_normalisation_unless_every_block_on_both_sides_has_a_probe():
+    cur, base = [run(1e-3, 1, n=3)] * 2, [[run(1e-3, 2, n=3)] * 2]
+    full = (7e-6,) * 3
+    assert hostspeed.normalise_runs(cur, [full, ()], base, [(full, full)]) is None
+    assert hostspeed.normalise_runs(cur, [full, full], base, [None]) is None
+    assert hostspeed.normalise_runs(cur, [full, full], base, [(full,)]) is None  # probes for one repeat of two
+    assert hostspeed.normalise_runs(cur, [full, (7e-6,) * 2], base, [(full, full)]) is None  # a block without one
+    same = hostspeed.normalise_runs(cur, [full, full], base, [(full, full)])
+    assert same is not None and same[0] == [tuple(r) for r in cur]  # equal probes: nothing changes
+
+
+def test_probe_records_one_figure_per_block_or_none():
+    probe = hostspeed.LaunchProbe.__new__(hostspeed.LaunchProbe)
+    probe.per_block, probe._x = [7e-6, 8e-6], None
+    probe()  # no CUDA: reads nothing
+    assert probe.aligned(2) == (7e-6, 8e-6) and probe.aligned(3) == ()
+
+
+def test_the_probe_is_none_without_cuda():
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: tests/test_gpu.py checks the probe there")
+    probe = hostspeed.LaunchProbe()
+    probe()
+    assert probe.per_block == [] and probe.aligned(0) == ()
+
+
+def gate_verdict(current_modes, baseline_modes, policy: GatePolicy = POLICY) -> gate.Verdict:
+    """What the gate decides (compare.apply): the raw verdict and the host-normalised one through host_judged."""
+    current = [run(m, 20 + i) for i, (m, _) in enumerate(current_modes)]
+    base = [[run(m, i) for i, (m, _) in enumerate(baseline_modes)]]
+    probes = [(p,) * len(r) for (_, p), r in zip(current_modes, current, strict=True)]
+    base_probes = [tuple((p,) * len(r) for (_, p), r in zip(baseline_modes, base[0], strict=True))]
+    floor = policy.floor("cuda", True, 3)
+    raw = gate.decide("torch-cuda-bf16-b64", current, base, policy, floor=floor)
+    normal = hostspeed.normalise_runs(current, probes, base, base_probes)
+    assert normal is not None
+    cur_n, base_n, note = normal
+    return host_judged(raw, gate.decide("torch-cuda-bf16-b64", cur_n, base_n, policy, floor=floor), note)
+
+
+RECORDED = json.loads((Path(__file__).parents[1] / "data" / "h200_host_modes.json").read_text())
+
+
+def recorded(current: str, baseline: str, policy: GatePolicy) -> tuple[gate.Verdict, gate.Verdict, gate.Verdict]:
+    """Raw, host-normalised and gate verdicts on repeats recorded on the H200 (tests/data/h200_host_modes.json)."""
+    cur = [tuple(r["samples"]) for r in RECORDED[current]]
+    base = [[tuple(r["samples"]) for r in RECORDED[baseline]]]
+    floor = policy.floor("cuda", True, 3)
+    raw = gate.decide(current, cur, base, policy, floor=floor)
+    normal = hostspeed.normalise_runs(cur, [r["host_probes"] for r in RECORDED[current]], base,
+                                      [[r["host_probes"] for r in RECORDED[baseline]]])
+    assert normal is not None
+    normalised = gate.decide(current, normal[0], normal[1], policy, floor=floor)
+    return raw, normalised, host_judged(raw, normalised, normal[2])
+
+
+def test_a_cell_device_bound_in_the_fast_host_mode_is_judged_on_its_raw_samples():
+    # torch bf16 b64, A/A 4 on the H200: 1.96-1.98 ms in the fast host mode whatever the probe read, 2.3-3.2 ms
+    # (launch-bound) in the slow one; dividing the fast blocks by their probe over-corrects them
+    raw, normalised, verdict = recorded("bf16_b64_aa4", "bf16_b64_save", POLICY)
+    assert normalised.status is Status.REGRESSED and raw.status is Status.UNCHANGED
+    assert verdict.status is Status.UNCHANGED, verdict.message()
+    assert "judged on the raw samples" in verdict.detail and "host-normalised" in verdict.detail
+
+
+def test_a_launch_chain_a_quarter_longer_regresses_through_the_gate():
+    # the launch chain's 1.25x session on the H200: +26.9 % host-normalised, +21.4 % raw (noisy): regressed
+    raw, normalised, verdict = recorded("chain_slow125", "chain_save", POLICY)
+    assert raw.status is not Status.REGRESSED and normalised.status is Status.REGRESSED
+    assert verdict.status is Status.REGRESSED, verdict.message()
+    assert "judged on the raw samples" not in verdict.detail
+
+
+def test_through_the_gate_slow_host_processes_alone_are_cleared():
+    assert gate_verdict([SLOW, SLOW, SLOW], [FAST, FAST, SLOW]).status is Status.UNCHANGED
+    assert gate_verdict([(m * 1.25, p) for m, p in (SLOW, SLOW, FAST)], [FAST, FAST, SLOW]).status is Status.REGRESSED

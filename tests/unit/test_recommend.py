@@ -1,0 +1,42 @@
+"""The recommendation (pure): fastest per image, lowest latency at batch 1, fastest within a memory limit."""
+
+from __future__ import annotations
+
+from helpers import cell
+
+from pytest_infperf.report import recommend
+
+
+def test_recommend_picks_fastest_per_image_lowest_latency_at_b1_and_within_memory():
+    cells = [
+        cell("torch", 1, 3.0, mib=10), cell("torch", 8, 1.0, mib=500),
+        cell("onnxruntime", 1, 2.0, mib=20), cell("onnxruntime", 8, 1.5, mib=40),
+    ]
+    (rec,) = recommend.recommend(cells, memory_limit_mib=100)
+    assert rec.fastest.case.id == "torch-cpu-fp32-b8"
+    assert rec.lowest_latency.case.id == "onnxruntime-cpu-fp32-b1"
+    assert rec.within_memory.case.id == "onnxruntime-cpu-fp32-b8"
+    (loose,) = recommend.recommend(cells, memory_limit_mib=1000)
+    assert loose.within_memory.case.id == "torch-cpu-fp32-b8"
+    (unlimited,) = recommend.recommend(cells)
+    assert unlimited.within_memory is None and unlimited.memory_limit_mib is None
+
+
+def test_recommend_never_picks_a_wrong_output_and_names_the_least_memory_when_none_fits():
+    cells = [cell("torch", 8, 0.1, ok=False, mib=1), cell("torch", 1, 2.0, mib=300), cell("torch", 4, 1.0, mib=200)]
+    (rec,) = recommend.recommend(cells, memory_limit_mib=50)
+    assert rec.fastest.case.id == "torch-cpu-fp32-b4"
+    assert rec.within_memory is None
+    assert rec.smallest_memory.case.id == "torch-cpu-fp32-b4"
+
+
+def test_recommend_per_model_and_shape_ties_keep_the_first_and_b1_needs_one_user():
+    cells = [
+        cell("torch", 4, 1.0, model="a"), cell("onnxruntime", 4, 1.0, model="a"),
+        cell("torch", 1, 1.0, model="b", concurrency=4), cell("torch", 4, 2.0, model="b", shape=(3, 16, 16)),
+    ]
+    recs = recommend.recommend(cells)
+    assert [(r.model, r.input_shape) for r in recs] == [("a", (3, 8, 8)), ("b", (3, 8, 8)), ("b", (3, 16, 16))]
+    assert recs[0].fastest.case.id == "torch-cpu-fp32-b4"  # a tie: the cell that ran first
+    assert recs[0].lowest_latency is None  # no batch-1 cell
+    assert recs[1].lowest_latency is None  # batch 1 with 4 users is not single-request latency
