@@ -21,3 +21,14 @@ def test_the_leak_note_uses_one_threshold(monkeypatch):
     assert not any("held after release" in n for n in leaked(limit).notes)
     monkeypatch.setattr(results, "LEAK_NOTE_MIB", limit + 10)
     assert not any("held after release" in n for n in leaked(limit + 1).notes)
+
+
+def test_combine_reports_the_least_cold_start_with_the_one_time_phases_of_the_repeat_that_ran_them():
+    from pytest_infperf.measure.results import ColdStart, Repeat, combine
+    from pytest_infperf.measure.timing import Timing
+
+    timing = Timing((0.001,) * 5, 1, 0.002, 3, 0.1, True, 0.5)
+    first = Repeat(timing=timing, cold=ColdStart(0.9, 0.01, phases=(("quantize_s", 0.6),)), index=0)  # quantized
+    later = [Repeat(timing=timing, cold=ColdStart(load, 0.01), index=i) for i, load in ((1, 0.25), (2, 0.2))]
+    cold = combine(cell(), [first, *later]).cold
+    assert (cold.load_s, dict(cold.phases)) == (0.2, {"quantize_s": 0.6})  # least load + first call, quantized once
