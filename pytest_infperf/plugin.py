@@ -27,6 +27,8 @@ from .runner import clear_sources
 from .storage import install as install_atomic_storage
 from .worker import WorkerPool
 
+pytest_plugins = ["pytest_infperf.serving.plugin"]  # serving cells (Triton): their marker, fixture and options
+
 MARKER_KEYS = {"model", "input_shape", "name", "presets"}
 _DEFAULT_STORAGE = "file://./.benchmarks"
 

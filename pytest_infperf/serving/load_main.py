@@ -182,8 +182,12 @@ def main(spec_path: str, out_path: str) -> int:
     task = json.load(open(spec_path))
     load = task["load"]
     out: dict[str, Any] = {"cold_start_s": None}
+    cold_error = ""
     if task.get("cold"):
-        out["cold_start_s"] = asyncio.run(cold_request(task))
+        try:
+            out["cold_start_s"] = asyncio.run(cold_request(task))
+        except Exception as exc:  # a cold request that fails or times out is reported, the load still runs
+            cold_error = f"first request: {type(exc).__name__}: {exc}"[:500]
     procs = max(1, min(load["procs"], load["users"] if load["rate"] <= 0 else load["procs"]))
     users = [load["users"] // procs + (i < load["users"] % procs) for i in range(procs)]
     parts = [{**task, "users": users[i], "seed": task["seed"] + 1000 * i,
@@ -225,7 +229,7 @@ def main(spec_path: str, out_path: str) -> int:
     out.update(
         window_s=load["duration_s"],
         latencies_s=[x for r in results for x in r["latencies_s"]],
-        error_sample=next((r["error_sample"] for r in results if r["error_sample"]), ""),
+        error_sample=next((r["error_sample"] for r in results if r["error_sample"]), cold_error),
         stats=stats_diff(before, after) if after else {},
         **{k: sum(r[k] for r in results) for k in ("ok", "errors", "timeouts", "dropped")},
     )

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -63,7 +65,10 @@ def main(config_path: str, ready_path: str) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    triton = Triton(config=triton_config, security_config=security)
+    # A short workspace: PyTriton puts AF_UNIX sockets there (108 bytes at most; pytest's tmp paths are longer).
+    parent = tempfile.mkdtemp(prefix="ipf-", dir="/tmp")
+    workspace = os.path.join(parent, "w")  # PyTriton creates it and removes it in stop()
+    triton = Triton(config=triton_config, security_config=security, workspace=workspace)
     try:
         tensor_in = [Tensor(name="INPUT__0", dtype=np.float32, shape=shape)]
         triton.bind(
@@ -88,6 +93,7 @@ def main(config_path: str, ready_path: str) -> int:
         return 0
     finally:
         triton.stop()
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
