@@ -16,7 +16,12 @@ import pytest
 
 from pytest_infperf.serving import env, load_main
 from pytest_infperf.serving.results import (
-    BatcherSettings, LoadResult, LoadSpec, Outcome, ServingResult, TritonStats,
+    BatcherSettings,
+    LoadResult,
+    LoadSpec,
+    Outcome,
+    ServingResult,
+    TritonStats,
 )
 from pytest_infperf.serving.server import ServerError, TritonServer, model_spec
 
