@@ -237,3 +237,12 @@ def test_a_server_not_ready_in_time_is_stopped(serving_python: tuple[str, str], 
     with pytest.raises(ServerError, match="not ready after 0.5 s") as info:
         server.start(timeout_s=0.5)
     assert info.value.hung and not server.alive()
+
+
+def test_the_plugin_side_imports_neither_pytriton_nor_tritonclient() -> None:
+    import subprocess
+
+    code = ("import sys, pytest_infperf.plugin, pytest_infperf.serving.plugin, pytest_infperf.serving.cell;"
+            "bad = {'torch', 'tritonclient', 'pytriton', 'numpy'} & set(sys.modules);"
+            "assert not bad - {'numpy'}, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
