@@ -246,3 +246,24 @@ def test_the_plugin_side_imports_neither_pytriton_nor_tritonclient() -> None:
             "bad = {'torch', 'tritonclient', 'pytriton', 'numpy'} & set(sys.modules);"
             "assert not bad - {'numpy'}, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_a_server_that_dies_under_load_is_the_cells_outcome(
+    pytester: pytest.Pytester, serving_python: tuple[str, str]
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.infperf_serving(model="pytest_infperf.serving.toys:crash_on_call", input_shape=(4,),
+                                     users=[1], timeout_s=2.0, duration_s=1.0, warmup_s=0.2, ceiling=False)
+        def test_crash(infperf_serving):
+            infperf_serving.run()
+
+        def test_after():
+            pass
+        """
+    )
+    result = pytester.runpytest(f"--infperf-serving-python={serving_python[0]}", "-p", "no:randomly")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*server crashed*"])

@@ -40,3 +40,18 @@ def small_cnn() -> Any:
         torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),
         torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(32, 10),
     )
+
+
+def crash_on_call() -> Any:
+    """The first call (the server's own start-up probe) answers; the next kills the serving process."""
+    calls = []
+
+    def call(x: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 1:
+            import os
+
+            os._exit(7)
+        return x
+
+    return call
