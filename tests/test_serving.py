@@ -147,6 +147,8 @@ def test_closed_loop_open_loop_and_slo_search(pytester: pytest.Pytester, serving
     result = pytester.runpytest(f"--infperf-serving-python={serving_python[0]}", "--benchmark-json=out.json",
                                 "-p", "no:randomly", "-v")
     result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*infperf serving (Triton)*", "| batcher | load | requests |*",
+                                 "| mb8-qd1000 | u4 |*| ok |"])
     cells = _cells(_json(pytester))
     assert set(cells) == {"mb8-qd1000-u1", "mb8-qd1000-u2", "mb8-qd1000-u4", "mb8-qd1000-r40", "mb8-u2"}
     first, u4, open_loop = (cells[k]["extra_info"]["infperf_serving"] for k in

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from . import cell, env
+from . import cell, env, report
 from .results import BatcherSettings, LoadSpec, Outcome, ServingResult
 from .server import RemoteEndpoint, ServerError, TritonServer, model_spec
 
@@ -109,6 +109,7 @@ class ServerPool:
     failed: dict[tuple[Any, ...], ServerError] = field(default_factory=dict)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="infperf-serving-")))
     count: int = 0
+    results: list[ServingResult] = field(default_factory=list)
 
     def get(self, key: tuple[Any, ...], make: Any) -> tuple[TritonServer, bool]:
         if key in self.failed:
@@ -133,6 +134,11 @@ class ServerPool:
 
     def pytest_sessionfinish(self) -> None:
         self.stop()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.results:
+            terminalreporter.write_sep("-", "infperf serving (Triton)")
+            terminalreporter.write_line(report.table(self.results))
 
 
 class ServingCell:
@@ -196,6 +202,7 @@ class ServingCell:
         raw latencies again, under ``extra_info.infperf_serving``; plain params for ``compare --group-by``."""
         result = self.result
         assert result is not None
+        self.config.pluginmanager.get_plugin("infperf-serving-pool").results.append(result)
         benchmark = self.request.getfixturevalue("benchmark")
         benchmark._mode = "infperf_serving.run()"  # pytest-benchmark's "used" mark: no "fixture not used" warning
         load = self.case.load
