@@ -29,7 +29,7 @@ def make_inputs(meta: dict[str, Any], max_batch: int, batch: int, seed: int, sha
         dims = [int(d) for d in spec["shape"]]
         if max_batch > 0:
             dims = dims[1:]
-        if shape_override:
+        if shape_override and any(d < 0 for d in dims):  # the model's own shape wins where it is fixed
             dims = list(shape_override)
         if any(d < 0 for d in dims):
             raise ValueError(f"input {spec['name']} has a variable shape {spec['shape']}; give the sample shape "
