@@ -31,6 +31,8 @@ from .measure.worker import WorkerPool
 from .report import summary
 from .session import InfperfSession
 
+pytest_plugins = ["pytest_infperf.serving.plugin"]  # serving cells (Triton): their marker, fixture and options
+
 MARKER_KEYS = {"model", "input_shape", "name", "presets"}
 _DEFAULT_STORAGE = "file://./.benchmarks"
 
