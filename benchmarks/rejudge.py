@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=10.0, help="percent")
     parser.add_argument("--host", choices=("off", "normalised", "gate"), default="gate",
                         help="launch-bound CUDA cells with launch probes on both sides: off = raw samples only, "
-                             "normalised = host-normalised samples only, gate = what the gate does (compare.judge.host_judged)")
+                             "normalised = host-normalised samples only, "
+                             "gate = what the gate does (compare.judge.host_judged)")
     args = parser.parse_args()
     policy = gate.GatePolicy(threshold=args.threshold / 100)
     base = cells(args.baseline)

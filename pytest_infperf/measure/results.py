@@ -373,7 +373,8 @@ class CellResult:
 
 def combine(cell: CellResult, repeats: Sequence[Repeat]) -> CellResult:
     """The cell with all its repeats: timing and summary of the fastest steady repeat (what the gate compares),
-    the least cold start (with the export and quantization phases of the repeat that ran them); memory, output check and concurrency figures stay those of the full measurement."""
+    the least cold start (with the export and quantization phases of the repeat that ran them); memory, output check
+    and concurrency figures stay those of the full measurement."""
     if not repeats:
         return cell
     steady = usable(repeats)
