@@ -15,6 +15,7 @@ import pytest
 
 from . import gate, hostspeed, maxbatch, progress, state
 from .errors import ModelError
+from .inputs import unsupported_reason
 from .matrix import Case
 from .maxbatch import MaxBatch
 from .models import ModelSource, ModelSpec
@@ -38,6 +39,7 @@ def cell_params(case: Case, model: str) -> dict[str, object]:
         "infperf_case": case.id, "model": model, "backend": case.backend, "device": case.device,
         "precision": case.precision, "batch": case.batch, "shape": "x".join(map(str, case.input_shape)),
         "concurrency": case.concurrency,
+        **dict(case.dims),  # named dims (inputs.py): e.g. "seq": 128, plain ints to group by
     }
 
 
@@ -159,7 +161,7 @@ class InfPerf:
             source = self._source()
         except ModelError as exc:
             pytest.fail(f"{self.case.id}: {exc}", pytrace=False)
-        reason = backend.unavailable_reason(self.case, source)
+        reason = unsupported_reason(self.case, backend) or backend.unavailable_reason(self.case, source)
         if reason:
             pytest.skip(reason)
         if self.case.max_batch:
