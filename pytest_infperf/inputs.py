@@ -540,6 +540,29 @@ def dynamic_axes(spec: InputsSpec, inputs: Inputs) -> dict[str, dict[int, str]]:
     return out
 
 
+def _positional(packed: Packed) -> tuple[Any, ...]:
+    return (*packed.args, *packed.kwargs.values())
+
+
+def _Positional(net: Any, inputs: Inputs) -> Any:  # noqa: N802 - a module class made on demand (torch is lazy)
+    """``net`` behind a forward that takes every input positionally in ``inputs``' order and passes named ones by
+    keyword: the TorchScript exporter's own keyword handling fills forward's other parameters positionally (BERT:
+    "got multiple values for argument 'use_cache'")."""
+    import torch
+
+    names = None if inputs.positional else inputs.names
+
+    class Positional(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, *args: Any) -> Any:
+            return self.net(*args) if names is None else self.net(**dict(zip(names, args, strict=True)))
+
+    return Positional()
+
+
 def export_onnx_inputs(module: Any, inputs: Inputs, dynamic: Mapping[str, Mapping[int, str]], precision: str,
                        path: Path, model: str) -> None:
     """Export with every input named as in ``inputs`` (forward's keyword arguments, or ``input0..`` positionally),
@@ -570,7 +593,7 @@ def export_onnx_inputs(module: Any, inputs: Inputs, dynamic: Mapping[str, Mappin
                 torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                net, example.args, str(tmp), kwargs=example.kwargs or None, input_names=inputs.names,
+                _Positional(net, inputs), _positional(example), str(tmp), input_names=inputs.names,
                 output_names=output_names, dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False,
             )
     except Exception as exc:
