@@ -320,3 +320,33 @@ def test_import_does_not_pull_heavy_libraries():
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_io_binding_binds_every_input_and_output(tmp_path):
+    """The CUDA path's binding of several inputs and outputs (`_bind_all`), run here on the CPU provider: each output
+    preallocated at its shape, filled by run_with_iobinding, equal to a plain run."""
+    import onnxruntime
+
+    from pytest_infperf.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    _two_input_onnx(tmp_path / "two.onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "two.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"ids": np.array([[1, 2, 3], [4, 5, 6]], np.int64), "mask": np.ones((2, 3), np.int64)}
+    run, output, keep = OnnxRuntimeBackend()._bind_all(onnxruntime, session, feeds, device="cpu")
+    run()
+    bound = output()
+    expected = session.run(None, feeds)
+    assert [b.shape for b in bound] == [(2, 3, 4), (2,)]
+    for got, want in zip(bound, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_bert_suite_skips_with_the_install_command_without_transformers(pytester: pytest.Pytester, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers now raises ImportError
+    source = Path(__file__).parents[1] / "perf_tests" / "test_bert.py"
+    pytester.makepyfile(test_bert=source.read_text())
+    result = pytester.runpytest(*RUN, "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*pip install 'pytest-infperf?transformers?'*"])

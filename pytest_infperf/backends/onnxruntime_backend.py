@@ -167,7 +167,8 @@ class OnnxRuntimeBackend:
     def _model_path(self, case: Case, source: ModelSource, cache_dir: Path, phases: dict[str, float],
                     inputs: Any = None) -> Path:
         """The model this cell runs: the export in the cell's precision, or for int8 the cached Q/DQ model. Several
-        inputs (`inputs.Inputs`): one export with dynamic batch and named dims serves every cell of the test."""
+        inputs (`inputs.Inputs`): one export with dynamic batch and named dims serves every cell of the test.
+        (Subclasses that override it without ``inputs`` run one float input only: ``supports_inputs = False``.)"""
         if case.precision == "int8":
             path, spent = source.int8_onnx_path(case.input_shape, cache_dir)
             phases.update(spent)
@@ -194,7 +195,10 @@ class OnnxRuntimeBackend:
         import onnxruntime
 
         phases: dict[str, float] = {}
-        path = self._model_path(case, source, cache_dir, phases, inputs)
+        if isinstance(inputs, Inputs):
+            path = self._model_path(case, source, cache_dir, phases, inputs)
+        else:
+            path = self._model_path(case, source, cache_dir, phases)
         details: dict[str, object] = {}
         start = time.perf_counter()
         so = onnxruntime.SessionOptions()
@@ -276,7 +280,8 @@ class OnnxRuntimeBackend:
 
         return run, output, (x_dev, y_dev, binding)
 
-    def _bind_all(self, onnxruntime: Any, session: Any, feeds: dict[str, np.ndarray]) -> tuple[Any, Any, Any]:
+    def _bind_all(self, onnxruntime: Any, session: Any, feeds: dict[str, np.ndarray],
+                  device: str = "cuda") -> tuple[Any, Any, Any]:
         """Every input on the device and every output preallocated on the device (fixed addresses, as CUDA graphs
         require). Output shapes come from one host-fed run at load (named dims make them unknowable from the graph:
         a sequence axis is symbolic in every output that carries it)."""
@@ -286,13 +291,13 @@ class OnnxRuntimeBackend:
         binding = session.io_binding()
         x_devs = []
         for name, value in feeds.items():
-            x_dev = onnxruntime.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value), "cuda", 0)
+            x_dev = onnxruntime.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value), device, 0)
             binding.bind_ortvalue_input(name, x_dev)
             x_devs.append(x_dev)
         y_devs = []
         for meta, host in zip(session.get_outputs(), shapes, strict=True):
             host = np.asarray(host)
-            y_dev = onnxruntime.OrtValue.ortvalue_from_shape_and_type(list(host.shape), host.dtype, "cuda", 0)
+            y_dev = onnxruntime.OrtValue.ortvalue_from_shape_and_type(list(host.shape), host.dtype.type, device, 0)
             binding.bind_ortvalue_output(meta.name, y_dev)
             y_devs.append(y_dev)
 
