@@ -17,6 +17,7 @@ from . import compare, progress
 from .artifacts.models import ModelSource, ModelSpec
 from .compare import gate
 from .errors import ModelError
+from .inputs import unsupported_reason
 from .matrix import Case
 from .measure import maxbatch
 from .measure.maxbatch import MaxBatch
@@ -50,6 +51,7 @@ def cell_params(case: Case, model: str) -> dict[str, object]:
         "infperf_case": case.id, "model": model, "backend": case.backend, "device": case.device,
         "precision": case.precision, "batch": case.batch, "shape": "x".join(map(str, case.input_shape)),
         "concurrency": case.concurrency,
+        **dict(case.dims),  # named dims (inputs.py): e.g. "seq": 128, plain ints to group by
     }
 
 
@@ -179,7 +181,7 @@ class InfPerf:
             source = self._source()
         except ModelError as exc:
             pytest.fail(f"{self.case.id}: {exc}", pytrace=False)
-        reason = backend.unavailable_reason(self.case, source)
+        reason = unsupported_reason(self.case, backend) or backend.unavailable_reason(self.case, source)
         if reason:
             pytest.skip(reason)
         if self.case.max_batch:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .inputs import InputsSpec
 
 DEVICES = ("cpu", "cuda")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
@@ -25,6 +29,8 @@ class Case:
     shape_in_id: bool = False  # set when a test sweeps several input shapes
     concurrency: int = 1  # concurrent users, each with its own session
     max_batch: int = 0  # > 0: not a timed cell but the search for the largest batch up to this one
+    dims: tuple[tuple[str, int], ...] = ()  # named dims' values (inputs.py), a cell axis each: ids get -seq128
+    inputs: InputsSpec | None = None  # several/integer inputs (inputs.py); None: one float input of input_shape
 
     @property
     def id(self) -> str:
@@ -32,6 +38,7 @@ class Case:
         base = f"{self.backend}-{self.device}-{self.precision}-b{batch}"
         if self.shape_in_id:
             base += f"-{'x'.join(map(str, self.input_shape))}"
+        base += "".join(f"-{name}{value}" for name, value in self.dims)
         return f"{base}-c{self.concurrency}" if self.concurrency > 1 else base
 
     @property

@@ -20,6 +20,7 @@ from . import distributed
 from .artifacts.models import ModelSpec
 from .errors import ModelError
 from .fixture import cell_request, run_job, tag, write_progress
+from .inputs import unsupported_reason
 from .matrix import Case
 from .measure.results import Outcome
 from .measure.runner import execute_repeat, source_for
@@ -67,7 +68,7 @@ def plan(session: pytest.Session) -> list[PlannedCell]:
             source = source_for(spec, config.rootpath, settings.seed)
         except ModelError:
             continue
-        if backend.unavailable_reason(case, source):
+        if unsupported_reason(case, backend) or backend.unavailable_reason(case, source):
             continue
         out.append(PlannedCell(item.nodeid, case, spec, backend))
     return out

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from . import distributed, gpu, hookspec, passes, presets, settings
+from . import inputs as inputs_mod
 from .artifacts import atomic
 from .artifacts.models import ModelSpec
 from .backends import REGISTRY, make_backend
@@ -24,7 +25,8 @@ from .compare.gate import GateMode, Status
 from .compare.storage import install as install_atomic_storage
 from .errors import ModelError
 from .fixture import InfPerf
-from .matrix import expand, resolve_devices
+from .inputs import InputsSpec
+from .matrix import Case, expand, resolve_devices
 from .measure.results import OutcomeStatus, strict_json
 from .measure.runner import clear_sources
 from .measure.worker import WorkerPool
@@ -33,7 +35,7 @@ from .session import InfperfSession
 
 pytest_plugins = ["pytest_infperf.serving.plugin"]  # serving cells (Triton): their marker, fixture and options
 
-MARKER_KEYS = {"model", "input_shape", "name", "presets"}
+MARKER_KEYS = {"model", "input_shape", "name", "presets", "inputs", "dims", "unit", "sequence_dim"}
 _DEFAULT_STORAGE = "file://./.benchmarks"
 
 
@@ -293,11 +295,42 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{where}: @pytest.mark.infperf got unknown argument(s) {', '.join(sorted(unknown))}; "
             f"it takes {', '.join(sorted(MARKER_KEYS))}"
         )
-    if "model" not in marker.kwargs or "input_shape" not in marker.kwargs:
+    if "model" not in marker.kwargs:
         raise pytest.Collector.CollectError(
-            f"{where}: @pytest.mark.infperf needs model=... and input_shape=(C, H, W) (one sample's shape)"
+            f"{where}: @pytest.mark.infperf needs model=... and input_shape=(C, H, W) (one sample's shape) or "
+            "inputs={name: dict(shape=..., dtype=...)}"
         )
-    shape = marker.kwargs["input_shape"]
+    try:
+        spec = ModelSpec.from_marker(marker.kwargs["model"], marker.kwargs.get("name"))
+        spec.check(metafunc.config.rootpath)
+    except ModelError as exc:
+        raise pytest.Collector.CollectError(f"{where}: {exc}") from None
+    shapes = _input_shapes(where, marker.kwargs) if "input_shape" in marker.kwargs else None
+    inputs_spec = None if shapes else _inputs_spec(where, marker.kwargs, spec, metafunc.config.rootpath)
+    conf = InfperfSession.of(metafunc.config).settings
+    only = _marker_presets(where, marker.kwargs.get("presets"))
+    if only is not None and conf.preset not in only:
+        reason = f"runs only with --infperf-preset={' or '.join(only)} (active preset: {conf.preset or 'none'})"
+        metafunc.parametrize("infperf_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
+                             ids=["other-preset"], indirect=True)
+        return
+    if inputs_spec is None:
+        cases = expand(conf.selection, shapes or [], conf.max_batch)
+    else:
+        cases = with_dims(expand(conf.selection, [()], conf.max_batch), inputs_spec)
+    metafunc.parametrize("infperf_case", [(case, spec) for case in cases], ids=[c.id for c in cases], indirect=True)
+
+
+def _input_shapes(where: str, kwargs: dict[str, Any]) -> list[tuple[int, ...]]:
+    """``input_shape=``: one sample's shape of the one float input, or a list of such shapes (a cell axis)."""
+    extra = sorted(k for k in ("inputs", "dims", "unit", "sequence_dim") if k in kwargs)
+    if extra:
+        raise pytest.Collector.CollectError(
+            f"{where}: @pytest.mark.infperf got input_shape= and {', '.join(f'{k}=' for k in extra)}; input_shape= "
+            "describes one float input: for several inputs, integer inputs or named dims write inputs={name: "
+            "dict(shape=..., dtype=...)} (and dims=, unit=) instead of input_shape="
+        )
+    shape = kwargs["input_shape"]
     shapes = list(shape) if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)) else [shape]
 
     def valid(one: object) -> bool:
@@ -309,20 +342,37 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{where}: input_shape={shape!r} must be one sample's shape as positive integers, e.g. (3, 224, 224), "
             "or a list of such shapes"
         )
+    return [tuple(one) for one in shapes]
+
+
+def _inputs_spec(where: str, kwargs: dict[str, Any], spec: ModelSpec, rootpath: Path) -> InputsSpec:
+    """``inputs=``/``dims=``/``unit=``/``sequence_dim=`` (see inputs.py); for an .onnx file the graph's own inputs,
+    which then need no ``inputs=``."""
+    graph = None
+    if spec.kind == "onnx":
+        path = spec.target if spec.target.is_absolute() else rootpath / spec.target
+        try:
+            graph = inputs_mod.onnx_graph_inputs(path)
+        except ModelError as exc:
+            raise pytest.Collector.CollectError(f"{where}: {exc}") from None
+    elif "inputs" not in kwargs:
+        raise pytest.Collector.CollectError(
+            f"{where}: @pytest.mark.infperf needs model=... and input_shape=(C, H, W) (one float input) or "
+            "inputs={name: dict(shape=..., dtype=...)} (several inputs; the batch comes from the matrix)"
+        )
     try:
-        spec = ModelSpec.from_marker(marker.kwargs["model"], marker.kwargs.get("name"))
-        spec.check(metafunc.config.rootpath)
+        return inputs_mod.parse(kwargs.get("inputs"), kwargs.get("dims"), kwargs.get("unit"),
+                                kwargs.get("sequence_dim"), graph, str(spec.target))
     except ModelError as exc:
-        raise pytest.Collector.CollectError(f"{where}: {exc}") from None
-    conf = InfperfSession.of(metafunc.config).settings
-    only = _marker_presets(where, marker.kwargs.get("presets"))
-    if only is not None and conf.preset not in only:
-        reason = f"runs only with --infperf-preset={' or '.join(only)} (active preset: {conf.preset or 'none'})"
-        metafunc.parametrize("infperf_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
-                             ids=["other-preset"], indirect=True)
-        return
-    cases = expand(conf.selection, [tuple(one) for one in shapes], conf.max_batch)
-    metafunc.parametrize("infperf_case", [(case, spec) for case in cases], ids=[c.id for c in cases], indirect=True)
+        raise pytest.Collector.CollectError(f"{where}: @pytest.mark.infperf: {exc}") from None
+
+
+def with_dims(cases: list[Case], spec: InputsSpec) -> list[Case]:
+    """Each cell once per assignment of the named dims (ids: ``...-b8-seq128``)."""
+    return [
+        dataclasses.replace(case, dims=combo, inputs=spec, input_shape=spec.first_shape(dict(combo)))
+        for case in cases for combo in spec.combos()
+    ]
 
 
 def _marker_presets(where: str, value: object) -> tuple[str, ...] | None:

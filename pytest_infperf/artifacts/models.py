@@ -135,26 +135,44 @@ class ModelSource:
         return self._module
 
     def reference_output(self, inputs: Any) -> Any:
-        """fp32 output on the CPU for these inputs: torch for a torch model, onnxruntime for an ONNX file. Cached per
-        input shape (inputs are seeded, so one shape means one input)."""
+        """fp32 output on the CPU for these inputs: torch for a torch model, onnxruntime for an ONNX file; every
+        tensor of it (a list) when the model returns several. Cached per input shape (one float input is seeded, so
+        one shape means one input) or, for several inputs (`inputs.Inputs`), per content."""
         import numpy as np
 
-        key = tuple(inputs.shape)
+        from .inputs import Inputs, host_outputs
+
+        several = isinstance(inputs, Inputs)
+        key: Any = inputs.digest() if several else tuple(inputs.shape)
         cache = self._references
         if key not in cache:
             if self.factory is not None:
                 import torch
 
+                module = self.torch_module()
                 with torch.inference_mode():
-                    out = self.torch_module()(torch.from_numpy(inputs))
-                out = out[0] if isinstance(out, (tuple, list)) else out
-                cache[key] = out.float().numpy().astype(np.float64)
+                    if several:
+                        from .inputs import caller, check_signature, to_torch
+
+                        check_signature(module, inputs, self.name)
+                        packed = to_torch(inputs, "cpu", torch.float32)
+                        out = caller(module, packed)(packed)
+                    else:
+                        out = module(torch.from_numpy(inputs))
+                outputs = host_outputs(out)
             else:
                 import onnxruntime
 
                 session = onnxruntime.InferenceSession(str(self.onnx_file), providers=["CPUExecutionProvider"])
-                feed = {session.get_inputs()[0].name: inputs.astype(np.float32)}
-                cache[key] = session.run(None, feed)[0].astype(np.float64)
+                if several:
+                    from .inputs import ort_feeds
+
+                    feeds = ort_feeds(session, inputs, self.name)
+                else:
+                    feeds = {session.get_inputs()[0].name: inputs.astype(np.float32)}
+                outputs = [np.asarray(o) for o in session.run(None, feeds)]
+            outputs = [o.astype(np.float64) for o in outputs]
+            cache[key] = outputs if len(outputs) > 1 else outputs[0]
         return cache[key]
 
     def weights_digest(self) -> str:
@@ -172,14 +190,17 @@ class ModelSource:
         self._digest = digest.hexdigest()[:16]
         return self._digest
 
-    def onnx_path(self, input_shape: tuple[int, ...], precision: str, cache_dir: Path) -> tuple[Path, bool]:
-        """Path of the ONNX model for this shape and precision, and whether it was exported now (a cache miss)."""
+    def onnx_path(self, input_shape: tuple[int, ...], precision: str, cache_dir: Path,
+                  inputs: Any = None, signature: str = "", dynamic: Any = None) -> tuple[Path, bool]:
+        """Path of the ONNX model for this shape and precision, and whether it was exported now (a cache miss). With
+        several inputs (`inputs.Inputs`), ``signature`` (names, dtypes, shapes with named dims) keys the export and
+        ``dynamic`` maps each input to its named axes."""
         if self.onnx_file is not None:
             return self.onnx_file, False
         import torch
 
         key = "-".join(
-            [self.name, self.weights_digest(), "x".join(map(str, input_shape)), precision,
+            [self.name, self.weights_digest(), signature or "x".join(map(str, input_shape)), precision,
              f"opset{ONNX_OPSET}", f"torch{torch.__version__}"]
         )
         slug = re.sub(r"[^A-Za-z0-9_.-]", "_", self.name)
@@ -187,7 +208,12 @@ class ModelSource:
         if path.is_file():
             return path, False
         progress.report(f"exporting {self.name} to ONNX ({precision}, opset {ONNX_OPSET}; cached afterwards)")
-        export_onnx(self.torch_module(), input_shape, precision, path)
+        if inputs is not None:
+            from .inputs import export_onnx_inputs
+
+            export_onnx_inputs(self.torch_module(), inputs, dynamic or {}, precision, path, self.name)
+        else:
+            export_onnx(self.torch_module(), input_shape, precision, path)
         return path, True
 
     def int8_onnx_path(self, input_shape: tuple[int, ...], cache_dir: Path) -> tuple[Path, dict[str, float]]:

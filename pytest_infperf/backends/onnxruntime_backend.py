@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu, progress
+from ..inputs import Inputs, dynamic_axes, ort_feeds
 from ..measure.timing import BlockTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
@@ -83,8 +84,12 @@ class OnnxRuntimeSession:
     def block_timer(self) -> BlockTimer:
         return SyncedClockTimer(sync=self.synchronize)
 
-    def output(self) -> np.ndarray:
-        return self._output().astype("float32")
+    def output(self) -> np.ndarray | list[np.ndarray]:
+        """Every output of the graph as float32: one array, or a list when there are several."""
+        out = self._output()
+        if isinstance(out, list):
+            return out[0].astype("float32") if len(out) == 1 else [o.astype("float32") for o in out]
+        return out.astype("float32")
 
     def close(self) -> None:
         self._session = self._run = self._output = self._keep = self._enqueue = None
@@ -100,6 +105,7 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
     io_binding = True
     cuda_graph = False
+    supports_inputs = True  # several / integer inputs (inputs.py): every input fed or bound by name
 
     def __init__(self, options: BackendOptions | None = None) -> None:
         from ..settings import BackendOptions
@@ -118,6 +124,9 @@ class OnnxRuntimeBackend:
             return f"{case.id}: {self.name} on cpu is measured in fp32 and int8; use fp32 or int8 on cpu"
         if case.device == "cpu" and self.cuda_graph:
             return f"{case.id}: {self.name} uses CUDA graphs; select --infperf-devices=cuda"
+        if case.precision == "int8" and case.inputs is not None:
+            return (f"{case.id}: int8 for models with several or integer inputs (inputs=) is not implemented yet "
+                    "(the calibration reader feeds one float input); measure fp32/fp16")
         if case.precision == "int8" and self.cuda_graph:
             # seen on an H100 with onnxruntime-gpu 1.31.1: the Q/DQ model keeps nodes on the CPU (21 Memcpy nodes)
             # and the session refuses graph capture
@@ -155,14 +164,22 @@ class OnnxRuntimeBackend:
 
     provider_hint = "check CUDA/cuDNN libraries"
 
-    def _model_path(self, case: Case, source: ModelSource, cache_dir: Path, phases: dict[str, float]) -> Path:
-        """The model this cell runs: the export in the cell's precision, or for int8 the cached Q/DQ model."""
+    def _model_path(self, case: Case, source: ModelSource, cache_dir: Path, phases: dict[str, float],
+                    inputs: Any = None) -> Path:
+        """The model this cell runs: the export in the cell's precision, or for int8 the cached Q/DQ model. Several
+        inputs (`inputs.Inputs`): one export with dynamic batch and named dims serves every cell of the test.
+        (Subclasses that override it without ``inputs`` run one float input only: ``supports_inputs = False``.)"""
         if case.precision == "int8":
             path, spent = source.int8_onnx_path(case.input_shape, cache_dir)
             phases.update(spent)
             return path
         start = time.perf_counter()
-        path, exported = source.onnx_path(case.input_shape, case.precision, cache_dir)
+        if isinstance(inputs, Inputs) and case.inputs is not None:
+            path, exported = source.onnx_path(
+                case.input_shape, case.precision, cache_dir, inputs=inputs,
+                signature=case.inputs.signature(dict(case.dims)), dynamic=dynamic_axes(case.inputs, inputs))
+        else:
+            path, exported = source.onnx_path(case.input_shape, case.precision, cache_dir)
         if exported:
             phases["export_s"] = time.perf_counter() - start
         return path
@@ -178,7 +195,10 @@ class OnnxRuntimeBackend:
         import onnxruntime
 
         phases: dict[str, float] = {}
-        path = self._model_path(case, source, cache_dir, phases)
+        if isinstance(inputs, Inputs):
+            path = self._model_path(case, source, cache_dir, phases, inputs)
+        else:
+            path = self._model_path(case, source, cache_dir, phases)
         details: dict[str, object] = {}
         start = time.perf_counter()
         so = onnxruntime.SessionOptions()
@@ -191,9 +211,13 @@ class OnnxRuntimeBackend:
             raise RuntimeError(f"{case.id}: onnxruntime fell back to {session.get_providers()}; {expected} did "
                                f"not load ({self.provider_hint})")
         phases["session_s"] = time.perf_counter() - start
-        meta = session.get_inputs()[0]
-        name = meta.name
-        x = inputs.astype("float16" if meta.type == "tensor(float16)" else "float32")  # int8 Q/DQ: float32 in
+        if isinstance(inputs, Inputs):  # every input of the graph, each in the dtype the graph declares
+            feeds = ort_feeds(session, inputs, source.name)
+        else:
+            meta = session.get_inputs()[0]
+            x = inputs.astype("float16" if meta.type == "tensor(float16)" else "float32")  # int8 Q/DQ: float32 in
+            feeds = {meta.name: x}
+        several = isinstance(inputs, Inputs) or len(session.get_outputs()) > 1
         details.update({
             "providers": session.get_providers(),
             "provider_options": {k: v for k, v in session.get_provider_options().items()
@@ -204,7 +228,11 @@ class OnnxRuntimeBackend:
             details["int8"] = "Q/DQ model (ONNX Runtime static quantization, see quantize.py)"
         enqueue = None
         if case.device == "cuda" and self.io_binding:
-            run, output, keep = self._bind(onnxruntime, session, name, x)
+            if several:
+                run, output, keep = self._bind_all(onnxruntime, session, feeds)
+            else:
+                (name, x), = feeds.items()
+                run, output, keep = self._bind(onnxruntime, session, name, x)
             binding = keep[2]
             no_sync = onnxruntime.RunOptions()
             no_sync.add_run_config_entry("disable_synchronize_execution_providers", "1")
@@ -215,11 +243,11 @@ class OnnxRuntimeBackend:
             last: dict[str, Any] = {}
 
             def run() -> Any:
-                last["out"] = session.run(None, {name: x})
+                last["out"] = session.run(None, feeds)
                 return last["out"]
 
             def output() -> Any:
-                return last["out"][0]
+                return list(last["out"]) if several else last["out"][0]
 
             keep = None
         result = OnnxRuntimeSession(session, run, output, case.device, details, phases)
@@ -251,6 +279,36 @@ class OnnxRuntimeBackend:
             return y_dev.numpy()
 
         return run, output, (x_dev, y_dev, binding)
+
+    def _bind_all(self, onnxruntime: Any, session: Any, feeds: dict[str, np.ndarray],
+                  device: str = "cuda") -> tuple[Any, Any, Any]:
+        """Every input on the device and every output preallocated on the device (fixed addresses, as CUDA graphs
+        require). Output shapes come from one host-fed run at load (named dims make them unknowable from the graph:
+        a sequence axis is symbolic in every output that carries it)."""
+        import numpy as np
+
+        shapes = session.run(None, feeds)
+        binding = session.io_binding()
+        x_devs = []
+        for name, value in feeds.items():
+            x_dev = onnxruntime.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value), device, 0)
+            binding.bind_ortvalue_input(name, x_dev)
+            x_devs.append(x_dev)
+        y_devs = []
+        for meta, host in zip(session.get_outputs(), shapes, strict=True):
+            host = np.asarray(host)
+            y_dev = onnxruntime.OrtValue.ortvalue_from_shape_and_type(list(host.shape), host.dtype.type, device, 0)
+            binding.bind_ortvalue_output(meta.name, y_dev)
+            y_devs.append(y_dev)
+
+        def run() -> Any:
+            session.run_with_iobinding(binding)
+            return y_devs
+
+        def output() -> Any:
+            return [y.numpy() for y in y_devs]
+
+        return run, output, (x_devs, y_devs, binding)
 
     def versions(self) -> dict[str, str]:
         import onnxruntime

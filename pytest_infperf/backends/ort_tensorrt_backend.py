@@ -89,6 +89,7 @@ def tensorrt_libraries() -> tuple[bool, str]:
 
 class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
     name = "onnxruntime-trt"
+    supports_inputs = False  # a TensorRT profile per input is not written yet (inputs.py)
     io_binding = True
     cuda_graph = False
     provider_hint = "TensorRT's libraries or the model's ops; see ONNX Runtime's log above"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu
+from ..inputs import Inputs, caller, check_signature, host_outputs, to_torch
 from ..measure.timing import BlockTimer, CudaEventTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
@@ -62,10 +63,11 @@ class TorchSession:
             return CudaEventTimer()
         return SyncedClockTimer(sync=self.synchronize)
 
-    def output(self) -> np.ndarray:
+    def output(self) -> np.ndarray | list[np.ndarray]:
+        """Every tensor of the output (tuple, list, dict, ModelOutput): one array, or a list when there are several."""
         self.synchronize()
-        out = self._out[0] if isinstance(self._out, (tuple, list)) else self._out
-        return out.detach().float().cpu().numpy()
+        outputs = host_outputs(self._out)
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def close(self) -> None:
         self._modes.close()
@@ -88,6 +90,7 @@ class TorchBackend:
 
     name = "torch"
     cuda_only = False
+    supports_inputs = True  # several / integer inputs (inputs.py)
 
     def __init__(self, options: BackendOptions | None = None) -> None:
         from ..settings import BackendOptions
@@ -116,7 +119,7 @@ class TorchBackend:
         source.torch_module()
 
     def _channels_last(self, case: Case) -> bool:
-        if case.device != "cuda" or len(case.input_shape) != 3:
+        if case.device != "cuda" or len(case.input_shape) != 3 or case.inputs is not None:
             return False
         return self.options.channels_last in ("auto", "on")
 
@@ -154,7 +157,11 @@ class TorchBackend:
 
         dtype = getattr(torch, _DTYPES[case.precision])
         model = copy.deepcopy(source.torch_module()).to(device=case.device, dtype=dtype).eval()
-        x = torch.from_numpy(inputs).to(device=case.device, dtype=dtype)
+        if isinstance(inputs, Inputs):  # several / integer inputs: float ones in the cell's precision
+            check_signature(model, inputs, source.name)
+            x: Any = to_torch(inputs, case.device, dtype)
+        else:
+            x = torch.from_numpy(inputs).to(device=case.device, dtype=dtype)
         details: dict[str, object] = {"channels_last": self._channels_last(case)}
         if details["channels_last"]:
             model = model.to(memory_format=torch.channels_last)
@@ -168,7 +175,7 @@ class TorchBackend:
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
         restore: list[Any] = []
         model, x, details = self._model_and_input(case, source, inputs, restore)
-        return TorchSession(model, x, case.device, details, restore, stream=self._user_stream(case))
+        return TorchSession(caller(model, x), x, case.device, details, restore, stream=self._user_stream(case))
 
     def versions(self) -> dict[str, str]:
         import torch
@@ -193,15 +200,16 @@ class TorchCudaGraphBackend(TorchBackend):
 
         restore: list[Any] = []
         model, x, details = self._model_and_input(case, source, inputs, restore)
+        call = caller(model, x)  # the inputs' device tensors (all of them) are the graph's static inputs
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.inference_mode(), torch.cuda.stream(side):
             for _ in range(3):  # cudnn/cublas pick their algorithms before capture
-                model(x)
+                call(x)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.inference_mode(), torch.cuda.graph(graph):
-            static_out = model(x)
+            static_out = call(x)
 
         def replay(_: Any) -> Any:
             graph.replay()
@@ -230,7 +238,7 @@ class TorchCompileBackend(TorchBackend):
             self._reset = True
         compiled = torch.compile(model, mode=self.mode, dynamic=False, fullgraph=False)
         details["compile_mode"] = self.mode or "default"
-        return TorchSession(compiled, x, case.device, details, restore, stream=self._user_stream(case))
+        return TorchSession(caller(compiled, x), x, case.device, details, restore, stream=self._user_stream(case))
 
 
 class TorchCompileCudaGraphsBackend(TorchCompileBackend):

@@ -334,6 +334,20 @@ class CellResult:
             return None
         return self.flops_per_image * self.images_per_s / 1e12
 
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Samples per second x the sequence dim's value, when the test declares one (``sequence_dim=``)."""
+        from .inputs import tokens_per_sample
+
+        tokens = tokens_per_sample(self.case)
+        return None if tokens is None else self.images_per_s * tokens
+
+    def _inputs_json(self) -> dict[str, object]:
+        """Several / integer inputs (inputs.py): their shapes and dtypes, the named dims, the unit, tokens/s."""
+        if self.case.inputs is None:
+            return {}
+        return {**self.case.inputs.describe(dict(self.case.dims)), "tokens_per_s": self.tokens_per_s}
+
     def to_json(self) -> dict[str, object]:
         """The ``extra_info["infperf"]`` entry stored with the cell in pytest-benchmark's JSON (strict JSON)."""
         return strict_json({
@@ -349,6 +363,7 @@ class CellResult:
             "images_per_s": self.images_per_s,
             "flops_per_image": self.flops_per_image,
             "tflops_per_s": self.tflops_per_s,
+            **self._inputs_json(),
             "summary": asdict(self.summary),
             "block_size": self.timing.block_size,
             "warmup": {

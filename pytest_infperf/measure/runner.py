@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,8 @@ import numpy as np
 from .. import gpu, progress
 from ..artifacts.models import ModelSource, ModelSpec
 from ..backends.base import Backend
+from ..errors import ModelError
+from ..inputs import Inputs, generate, head
 from ..matrix import Case
 from . import hostspeed
 from .concurrency import measure_concurrent
@@ -36,10 +38,13 @@ Reference = Callable[[np.ndarray], np.ndarray]
 RANDOM_SAMPLES = 512  # distinct random samples; larger batches repeat them (max-batch probes reach 10^4-10^5)
 
 
-def random_inputs(case: Case, seed: int) -> np.ndarray:
-    """Standard-normal inputs (never zeros: zeros run measurably faster on some kernels), reproducible per cell.
+def random_inputs(case: Case, seed: int) -> np.ndarray | Inputs:
+    """Several or integer inputs: `inputs.generate` (seeded, in their valid ranges). One float input: standard-normal
+    inputs (never zeros: zeros run measurably faster on some kernels), reproducible per cell.
     Beyond RANDOM_SAMPLES the batch repeats its random samples: generating tens of GB of normals would take
     minutes, and a convolution's speed does not depend on whether two samples are equal."""
+    if case.inputs is not None:
+        return generate(case.inputs, case.batch, dict(case.dims), seed)
     rng = np.random.default_rng(seed)
     distinct = rng.standard_normal((min(case.batch, RANDOM_SAMPLES), *case.input_shape), dtype=np.float32)
     if case.batch <= RANDOM_SAMPLES:
@@ -57,16 +62,28 @@ def _nonfinite(what: str, values: np.ndarray) -> str:
     return f"{what} contains {' and '.join(found)}" if found else ""
 
 
-def check_output(output: np.ndarray, reference: np.ndarray, precision: str, name: str) -> OutputCheck:
-    """The output's error against ``reference`` (computed by ``name``, e.g. "torch fp32"). A NaN or inf in either has
-    no finite error: the check fails and says which (an error of inf or nan would also be invalid JSON)."""
+def check_output(output: np.ndarray | list[np.ndarray], reference: np.ndarray | list[np.ndarray], precision: str,
+                 name: str) -> OutputCheck:
+    """The output's error against ``reference`` (computed by ``name``, e.g. "torch fp32"): of every tensor when the
+    model returns several (tuple, dict, ModelOutput: lists here), the largest. A NaN or inf in either has no finite
+    error: the check fails and says which (an error of inf or nan would also be invalid JSON)."""
     tolerance = TOLERANCES.get(precision, 1e-2)
-    out = np.asarray(output, dtype=np.float64).reshape(reference.shape)
-    nonfinite = _nonfinite("output", out) or _nonfinite("reference", np.asarray(reference))
-    if nonfinite:
-        return OutputCheck(reference=name, max_rel_error=None, tolerance=tolerance, nonfinite=nonfinite)
-    scale = float(np.max(np.abs(reference))) or 1.0
-    error = float(np.max(np.abs(out - reference))) / scale if out.size else 0.0
+    outputs = output if isinstance(output, list) else [output]
+    references = reference if isinstance(reference, list) else [reference]
+    if len(outputs) != len(references):
+        raise ModelError(f"the output has {len(outputs)} tensors, the {name} reference {len(references)}")
+    several = len(outputs) > 1
+    error = 0.0
+    for index, (one, ref) in enumerate(zip(outputs, references, strict=True)):
+        what = f"output {index}" if several else "output"
+        out = np.asarray(one, dtype=np.float64).reshape(np.shape(ref))
+        nonfinite = _nonfinite(what, out) or _nonfinite(f"reference {index}" if several else "reference",
+                                                        np.asarray(ref))
+        if nonfinite:
+            return OutputCheck(reference=name, max_rel_error=None, tolerance=tolerance, nonfinite=nonfinite)
+        scale = float(np.max(np.abs(ref))) if np.size(ref) else 0.0
+        if out.size:
+            error = max(error, float(np.max(np.abs(out - ref))) / (scale or 1.0))
     return OutputCheck(reference=name, max_rel_error=error, tolerance=tolerance)
 
 
@@ -264,7 +281,8 @@ def run_cell(
             clock = getattr(timer, "clock", time.perf_counter)
             timing, concurrent = measure_concurrent(sessions, case.batch, timing_policy, clock=clock)
         else:
-            timing = measure(first.run, timer, timing_policy, between_blocks=_each(clocks, probe))
+            with _rejected(case, inputs):
+                timing = measure(first.run, timer, timing_policy, between_blocks=_each(clocks, probe))
             diagnosis = _diagnose(timer, timing.samples, first)
         after = _device_state(case)
         if sampler is not None:
@@ -277,7 +295,8 @@ def run_cell(
         check = None
         if reference is not None:
             n = min(case.batch, CHECK_SAMPLES)  # the reference runs on the CPU: a large batch would take minutes
-            check = check_output(first.output()[:n], reference(inputs[:n]), case.precision, reference_name(source))
+            check = check_output(head(first.output(), n, case.batch), reference(inputs[:n]), case.precision,
+                                 reference_name(source))
         phases = tuple(sorted(getattr(first, "phases", {}).items()))
         details = tuple(sorted(getattr(first, "details", {}).items()))
     first = sessions = session = None  # closed; drop the last references before checking the release
@@ -306,11 +325,29 @@ def run_cell(
         device_before=before,
         device_after=after,
         memory=mem,
-        flops_per_image=flops_per_image(source, case.input_shape),
+        flops_per_image=flops_per_image(source, case.input_shape) if case.inputs is None else None,
         concurrency=concurrent,
         repeats=(repeat,),
         timer=timer_name(timer, concurrent=case.concurrency > 1),
     )
+
+
+@contextlib.contextmanager
+def _rejected(case: Case, inputs: object) -> Iterator[None]:
+    """A model that raises on the generated inputs (several or integer inputs) fails its cell with what it was given
+    and where to fix it; out-of-memory stays what it is (the worker's outcome)."""
+    try:
+        yield
+    except Exception as exc:
+        from .worker import is_oom
+
+        if not isinstance(inputs, Inputs) or is_oom(exc) or isinstance(exc, ModelError):
+            raise
+        raise ModelError(
+            f"{case.id}: the model rejected the generated inputs ({inputs.describe()}): {type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}; fix the marker's inputs= (shape, dtype, "
+            "low/high) or dims= to what the model's forward expects"
+        ) from exc
 
 
 def smoke_cell(case: Case, backend: Backend, source: ModelSource, cache_dir: Path, seed: int) -> None:

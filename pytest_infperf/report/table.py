@@ -32,6 +32,14 @@ def speedups(results: Sequence[CellResult], reference: str) -> dict[str, float]:
     return out
 
 
+def _unit(results: Sequence[CellResult]) -> str:
+    """The per-sample unit of the table: the tests' own when they agree (image, sequence, ...), else "sample"."""
+    from .inputs import unit
+
+    units = {unit(r.case) for r in results}
+    return units.pop() if len(units) == 1 else "sample"
+
+
 _LEFT = {"model", "backend", "device", "precision", "shape", "verdict", "notes"}
 
 
@@ -42,7 +50,9 @@ def table_rows(
     headers = ["model", "backend", "device", "precision", "shape"]
     if users:
         headers.append("users")
-    headers += ["time/batch", "time/image", "images/s", "memory"]
+    sample = _unit(results)
+    tokens = any(r.tokens_per_s is not None for r in results)
+    headers += ["time/batch", f"time/{sample}", f"{sample}s/s", *(["tokens/s"] if tokens else []), "memory"]
     speed = speedups(results, reference)
     if reference:
         headers.append(f"speedup vs {reference}")
@@ -60,6 +70,7 @@ def table_rows(
             fmt_time(r.summary.median),
             fmt_time(r.per_image),
             f"{r.images_per_s:,.1f}",
+            *([f"{r.tokens_per_s:,.0f}" if r.tokens_per_s is not None else MISSING] if tokens else []),
             fmt_mib(recommend.peak_mib(r)),
         ]
         if reference:
@@ -100,7 +111,10 @@ def _pick(label: str, cell: CellResult | None, detail: Callable[[CellResult], st
 
 
 def _throughput(cell: CellResult) -> str:
-    return f"{fmt_time(cell.per_image)}/image, {cell.images_per_s:,.1f} images/s"
+    from .inputs import unit
+
+    sample = unit(cell.case)
+    return f"{fmt_time(cell.per_image)}/{sample}, {cell.images_per_s:,.1f} {sample}s/s"
 
 
 def recommendation_lines(results: Sequence[CellResult], memory_limit_mib: float | None = None,

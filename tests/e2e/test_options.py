@@ -137,7 +137,7 @@ def test_auto_preset_without_gpu_is_the_cpu_preset(fake_suite, monkeypatch):
 @pytest.mark.parametrize(
     ("arg", "message"),
     [
-        ("--infperf-preset=huge", "*--infperf-preset: unknown 'huge'; choose from cpu, gpu, seed002, auto*"),
+        ("--infperf-preset=huge", "*--infperf-preset: unknown 'huge'; choose from cpu, gpu, seed002, bert-gpu, auto*"),
         ("-o infperf_channels_last=maybe", "*ini infperf_channels_last: unknown 'maybe'; choose from auto, on, off*"),
         ("-o infperf_tf32=yes", "*ini infperf_tf32: unknown 'yes'; choose from default, on, off*"),
         ("-o infperf_ort_cuda_options=prefer_nhwc", "*ini infperf_ort_cuda_options: 'prefer_nhwc' is not key=value*"),

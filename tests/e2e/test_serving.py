@@ -25,7 +25,7 @@ from pytest_infperf.serving.results import (
 )
 from pytest_infperf.serving.server import ServerError, TritonServer, model_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = "duration_s=1.5, warmup_s=0.3"
 
 
