@@ -140,7 +140,7 @@ class ModelSource:
         one shape means one input) or, for several inputs (`inputs.Inputs`), per content."""
         import numpy as np
 
-        from .inputs import Inputs, host_outputs
+        from ..inputs import Inputs, host_outputs
 
         several = isinstance(inputs, Inputs)
         key: Any = inputs.digest() if several else tuple(inputs.shape)
@@ -152,7 +152,7 @@ class ModelSource:
                 module = self.torch_module()
                 with torch.inference_mode():
                     if several:
-                        from .inputs import caller, check_signature, to_torch
+                        from ..inputs import caller, check_signature, to_torch
 
                         check_signature(module, inputs, self.name)
                         packed = to_torch(inputs, "cpu", torch.float32)
@@ -165,7 +165,7 @@ class ModelSource:
 
                 session = onnxruntime.InferenceSession(str(self.onnx_file), providers=["CPUExecutionProvider"])
                 if several:
-                    from .inputs import ort_feeds
+                    from ..inputs import ort_feeds
 
                     feeds = ort_feeds(session, inputs, self.name)
                 else:
@@ -209,7 +209,7 @@ class ModelSource:
             return path, False
         progress.report(f"exporting {self.name} to ONNX ({precision}, opset {ONNX_OPSET}; cached afterwards)")
         if inputs is not None:
-            from .inputs import export_onnx_inputs
+            from ..inputs import export_onnx_inputs
 
             export_onnx_inputs(self.torch_module(), inputs, dynamic or {}, precision, path, self.name)
         else:

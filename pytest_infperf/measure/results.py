@@ -337,7 +337,7 @@ class CellResult:
     @property
     def tokens_per_s(self) -> float | None:
         """Samples per second x the sequence dim's value, when the test declares one (``sequence_dim=``)."""
-        from .inputs import tokens_per_sample
+        from ..inputs import tokens_per_sample
 
         tokens = tokens_per_sample(self.case)
         return None if tokens is None else self.images_per_s * tokens

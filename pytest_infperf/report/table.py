@@ -34,7 +34,7 @@ def speedups(results: Sequence[CellResult], reference: str) -> dict[str, float]:
 
 def _unit(results: Sequence[CellResult]) -> str:
     """The per-sample unit of the table: the tests' own when they agree (image, sequence, ...), else "sample"."""
-    from .inputs import unit
+    from ..inputs import unit
 
     units = {unit(r.case) for r in results}
     return units.pop() if len(units) == 1 else "sample"
@@ -111,7 +111,7 @@ def _pick(label: str, cell: CellResult | None, detail: Callable[[CellResult], st
 
 
 def _throughput(cell: CellResult) -> str:
-    from .inputs import unit
+    from ..inputs import unit
 
     sample = unit(cell.case)
     return f"{fmt_time(cell.per_image)}/{sample}, {cell.images_per_s:,.1f} {sample}s/s"
