@@ -568,18 +568,11 @@ def export_onnx_inputs(module: Any, inputs: Inputs, dynamic: Mapping[str, Mappin
     """Export with every input named as in ``inputs`` (forward's keyword arguments, or ``input0..`` positionally),
     dynamic axes for the batch and the named dims, every output tensor named ``output0..`` with a dynamic batch.
     One export serves every batch and every value of the named dims."""
-    import copy
-    import warnings
-
     import torch
 
-    from .artifacts import atomic
-    from .artifacts.models import _DTYPES, ONNX_OPSET
+    from .artifacts.models import cast_copy, onnx_export
 
-    if precision not in _DTYPES:
-        raise ModelError(f"ONNX export in {precision} is not supported; use fp32, fp16 or bf16")
-    dtype = getattr(torch, _DTYPES[precision])
-    net = copy.deepcopy(module).to(dtype=dtype).eval()
+    net, dtype = cast_copy(module, precision)
     check_signature(net, inputs, model)
     inputs = in_forward_order(net, inputs)  # the traced graph's inputs follow forward's order, and so must the names
     example = to_torch(inputs[:2], "cpu", dtype)
@@ -587,15 +580,5 @@ def export_onnx_inputs(module: Any, inputs: Inputs, dynamic: Mapping[str, Mappin
         outputs = len(flatten(caller(net, example)(example)))
     output_names = [f"output{i}" for i in range(outputs)]
     axes = {**{name: dict(a) for name, a in dynamic.items()}, **{name: {0: "batch"} for name in output_names}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with atomic.replacing(path, suffix=".onnx") as tmp, warnings.catch_warnings(), \
-                torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Positional(net, inputs), _positional(example), str(tmp), input_names=inputs.names,
-                output_names=output_names, dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False,
-            )
-    except Exception as exc:
-        raise ModelError(f"ONNX export of {type(module).__name__} ({inputs.describe()}) failed: "
-                         f"{type(exc).__name__}: {exc}") from exc
+    onnx_export(_Positional(net, inputs), _positional(example), path, list(inputs.names), output_names, axes,
+                f"{type(module).__name__} ({inputs.describe()})")

@@ -251,25 +251,41 @@ _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 def export_onnx(module: Any, input_shape: tuple[int, ...], precision: str, path: Path) -> None:
     """Export with a dynamic batch axis (one export serves the whole batch sweep); atomic write into the cache."""
+    import torch
+
+    model, dtype = cast_copy(module, precision)
+    example = torch.randn(2, *input_shape).to(dtype)
+    onnx_export(model, (example,), path, ["input"], ["output"], {"input": {0: "batch"}, "output": {0: "batch"}},
+                type(module).__name__)
+
+
+def cast_copy(module: Any, precision: str) -> tuple[Any, Any]:
+    """A copy of ``module`` in ``precision``'s dtype, in eval mode, for export (the cached module stays as it is),
+    and that torch dtype."""
     import copy
-    import warnings
 
     import torch
 
     if precision not in _DTYPES:
         raise ModelError(f"ONNX export in {precision} is not supported; use fp32, fp16 or bf16")
     dtype = getattr(torch, _DTYPES[precision])
-    model = copy.deepcopy(module).to(dtype=dtype).eval()
-    example = torch.randn(2, *input_shape).to(dtype)
+    return copy.deepcopy(module).to(dtype=dtype).eval(), dtype
+
+
+def onnx_export(net: Any, args: tuple[Any, ...], path: Path, input_names: list[str], output_names: list[str],
+                dynamic_axes: dict[str, dict[int, str]], what: str) -> None:
+    """The one ONNX export (TorchScript exporter, ONNX_OPSET), written atomically to ``path``; a failure is the
+    model's error naming ``what`` was exported."""
+    import warnings
+
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with atomic.replacing(path, suffix=".onnx") as tmp, warnings.catch_warnings(), \
                 torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model, (example,), str(tmp), input_names=["input"], output_names=["output"],
-                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=ONNX_OPSET,
-                dynamo=False,
-            )
+            torch.onnx.export(net, args, str(tmp), input_names=input_names, output_names=output_names,
+                              dynamic_axes=dynamic_axes, opset_version=ONNX_OPSET, dynamo=False)
     except Exception as exc:
-        raise ModelError(f"ONNX export of {type(module).__name__} failed: {type(exc).__name__}: {exc}") from exc
+        raise ModelError(f"ONNX export of {what} failed: {type(exc).__name__}: {exc}") from exc
