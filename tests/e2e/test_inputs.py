@@ -67,12 +67,17 @@ def _benchmarks(path) -> dict[str, dict]:
     return {b["params"]["infperf_case"]: b for b in data["benchmarks"]}
 
 
-def test_named_integer_inputs_with_a_sequence_axis_run_on_torch_and_onnxruntime(pytester: pytest.Pytester):
-    pytester.makepyfile(test_two=TWO)
+def _run(pytester: pytest.Pytester, passed: int, **files: str) -> tuple[pytest.RunResult, dict[str, dict]]:
+    """Write the perf test files, run them with JSON output, check the outcome; the result and its cells by id."""
+    pytester.makepyfile(**files)
     out = pytester.path / "out.json"
     result = pytester.runpytest(*RUN, f"--benchmark-json={out}")
-    result.assert_outcomes(passed=4)
-    cells = _benchmarks(out)
+    result.assert_outcomes(passed=passed)
+    return result, _benchmarks(out)
+
+
+def test_named_integer_inputs_with_a_sequence_axis_run_on_torch_and_onnxruntime(pytester: pytest.Pytester):
+    result, cells = _run(pytester, 4, test_two=TWO)
     assert sorted(cells) == ["onnxruntime-cpu-fp32-b2-seq4", "onnxruntime-cpu-fp32-b2-seq8",
                              "torch-cpu-fp32-b2-seq4", "torch-cpu-fp32-b2-seq8"]
     cell = cells["onnxruntime-cpu-fp32-b2-seq8"]
@@ -121,11 +126,7 @@ def test_pair(infperf):
 
 
 def test_callable_inputs_are_passed_positionally(pytester: pytest.Pytester):
-    pytester.makepyfile(test_pair=CALLABLE)
-    out = pytester.path / "out.json"
-    result = pytester.runpytest(*RUN, f"--benchmark-json={out}")
-    result.assert_outcomes(passed=2)
-    cells = _benchmarks(out)
+    result, cells = _run(pytester, 2, test_pair=CALLABLE)
     assert sorted(cells) == ["onnxruntime-cpu-fp32-b2-n6", "torch-cpu-fp32-b2-n6"]
     assert cells["onnxruntime-cpu-fp32-b2-n6"]["extra_info"]["infperf"]["output_check"]["ok"]
     result.stdout.fnmatch_lines(["*time/image*images/s*"])  # the default unit
