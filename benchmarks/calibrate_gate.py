@@ -43,10 +43,11 @@ def pytest_run(suite: str, storage: Path, extra: list[str], env_extra: dict[str,
     if proc.returncode not in (0, 1):
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise SystemExit(f"pytest exited {proc.returncode}: {' '.join(cmd)}")
-    if proc.returncode == 1:  # show why (a false alarm or a detection)
-        for line in proc.stdout.splitlines():
-            if "regression:" in line:
-                print("   ", line[:400], flush=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("time: "):  # where the session's measuring time went (report.time_breakdown)
+            print("   ", line[:400], flush=True)
+        elif proc.returncode == 1 and "regression:" in line:  # why it failed (a false alarm or a detection)
+            print("   ", line[:400], flush=True)
     return proc.returncode, wall
 
 

@@ -3,9 +3,10 @@
 # slowdowns of a device-bound cell at the power cap and of a launch-bound cell. Run from the repository root there:
 #   bash benchmarks/gpu_gate.sh aa SECONDS [BASELINE.json]  # default suite: one save (or the given one), then A/A
 #                                                            # compares while SECONDS allow
-#   bash benchmarks/gpu_gate.sh warm SECONDS                 # default suite: one unsaved pass of each cell to fill
-#                                                            # the export/inductor caches, then one timed save, an
-#                                                            # A/A at --infperf-threshold=3, then default A/As
+#   bash benchmarks/gpu_gate.sh warm SECONDS                 # default suite: --benchmark-disable to fill the
+#                                                            # export/inductor caches, one timed save (AA3=1: and an
+#                                                            # A/A at --infperf-threshold=3), then default A/As
+#   FIRST=N bash benchmarks/gpu_gate.sh more SECONDS         # more default A/As against that save, labelled wN-...
 #   bash benchmarks/gpu_gate.sh chain                        # launch chain: save, A/A, 1.25x (host-normalised)
 #   bash benchmarks/gpu_gate.sh detect                       # conv stack and launch chain: A/A, injected slowdowns
 #   bash benchmarks/gpu_gate.sh host                         # launch-bound cells with the host probe: save, 3 A/A;
@@ -22,7 +23,7 @@ python3 -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_a
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,power.limit --format=csv
 keep=/tmp/infperf-gate
 start=$(date +%s)
-cal() { python3 benchmarks/calibrate_gate.py --keep "$OUT/json" "$@" 2>&1 | grep -E "^\| |regression:|exited"; }
+cal() { python3 benchmarks/calibrate_gate.py --keep "$OUT/json" "$@" 2>&1 | grep -E "^\| |regression:|exited|time: "; }
 # A/A compares of the default suite against the baselines in STORAGE, labelled PREFIX1-, PREFIX2-, ... from FIRST on,
 # while the call's BUDGET (s) leaves room for one more session (PER seconds)
 aa_while_budget() {  # BUDGET PER STORAGE PREFIX FIRST
@@ -49,12 +50,21 @@ aa)
 warm)
   budget=${2:-560}
   t0=$(date +%s)
-  [ -n "${SKIPWARM:-}" ] || timeout 300 python3 -m pytest perf_tests -q --no-header -p no:randomly --infperf-repeats=1 \
-    --benchmark-storage=file:///tmp/infperf-warmup > "$OUT/warmup.log" 2>&1
-  echo "warm-up pass (caches; not saved): exit $?, $(( $(date +%s) - t0 )) s"
-  cal --suite perf_tests --baseline-runs 1 --aa-runs 1 --aa-args=--infperf-threshold=3 --slowdowns '' \
-    --storage $keep/warm --label w-
-  aa_while_budget "$budget" "${PER:-180}" "$keep/warm" w 2
+  # the caches (ONNX exports, inductor's FX graph cache) filled by loading and running each cell once, unmeasured
+  [ -n "${SKIPWARM:-}" ] || timeout 300 python3 -m pytest perf_tests -q --no-header -p no:randomly \
+    --benchmark-disable > "$OUT/warmup.log" 2>&1
+  echo "warm-up (--benchmark-disable: caches only, nothing measured or saved): exit $?, $(( $(date +%s) - t0 )) s"
+  if [ -n "${AA3:-}" ]; then  # the first A/A at --infperf-threshold=3
+    cal --suite perf_tests --baseline-runs 1 --aa-runs 1 --aa-args=--infperf-threshold=3 --slowdowns '' \
+      --storage $keep/warm --label w-
+  else
+    cal --suite perf_tests --baseline-runs 1 --aa-runs 0 --slowdowns '' --storage $keep/warm --label w-
+  fi
+  aa_while_budget "$budget" "${PER:-180}" "$keep/warm" w "${FIRST:-1}"
+  ;;
+more)  # more A/A compares against the warm save of an earlier call on the same (still warm) machine
+  [ -d "$keep/warm" ] || { echo "no saved baseline under $keep/warm: the machine was given back"; exit 2; }
+  aa_while_budget "${2:-560}" "${PER:-180}" "$keep/warm" w "${FIRST:-1}"
   ;;
 host)
   cal --suite perf_tests --infperf-backends=torch --infperf-batches=1,16 --aa-runs ${AA:-3} --slowdowns '' \

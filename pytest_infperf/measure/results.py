@@ -119,6 +119,7 @@ class Repeat:
     memory_peak_mib: float | None = None  # the repeat's peak memory (MemoryStats.peak_mib), when sampled
     host_probes: tuple[float, ...] = ()  # CUDA cells: seconds per tiny launch after each timed block (hostspeed)
     wall_s: float = 0.0  # the whole repeat in its worker: load, warm-up, timed blocks, memory pass, check, release
+    laps: tuple[tuple[str, float], ...] = ()  # wall_s by phase, in order (runner._Laps): inputs_s, load_s, ...
 
     @property
     def host_probe_s(self) -> float | None:
@@ -155,6 +156,7 @@ class Repeat:
             "worker": self.worker,
             "started_at": self.started_at,
             "wall_s": self.wall_s,
+            "laps": dict(self.laps),
             "confirm": self.confirm,
             "median_s": summary.median,
             "rounds": len(self.timing.samples),

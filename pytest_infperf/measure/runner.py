@@ -42,16 +42,37 @@ def random_inputs(case: Case, seed: int) -> np.ndarray | Inputs:
     """Several or integer inputs: `inputs.generate` (seeded, in their valid ranges). One float input: standard-normal
     inputs (never zeros: zeros run measurably faster on some kernels), reproducible per cell.
     Beyond RANDOM_SAMPLES the batch repeats its random samples: generating tens of GB of normals would take
-    minutes, and a convolution's speed does not depend on whether two samples are equal."""
+    minutes, and a convolution's speed does not depend on whether two samples are equal.
+    One float input is generated once per shape and seed in a process (`_normal_batch`): every backend and precision
+    of a batch size gets the same values, and a pass over the matrix does not spend 0.2-0.3 s per batch-128 cell
+    drawing the same normals again (a copy of 77 MB takes tens of ms)."""
     if case.inputs is not None:
         return generate(case.inputs, case.batch, dict(case.dims), seed)
+    shape = tuple(case.input_shape)
+    if case.batch * int(np.prod(shape)) * 4 > CACHED_INPUT_BYTES:  # max-batch probes: do not hold GBs
+        return _draw_normals(case.batch, shape, seed)
+    return _normal_batch(case.batch, shape, seed).copy()  # a copy: a model may write its input
+
+
+CACHED_INPUT_BYTES = 256 * 2**20
+
+
+@functools.lru_cache(maxsize=4)
+def _normal_batch(batch: int, input_shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """The cached draw behind `random_inputs`, read-only: the cells get copies."""
+    out = _draw_normals(batch, input_shape, seed)
+    out.flags.writeable = False
+    return out
+
+
+def _draw_normals(batch: int, input_shape: tuple[int, ...], seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    distinct = rng.standard_normal((min(case.batch, RANDOM_SAMPLES), *case.input_shape), dtype=np.float32)
-    if case.batch <= RANDOM_SAMPLES:
+    distinct = rng.standard_normal((min(batch, RANDOM_SAMPLES), *input_shape), dtype=np.float32)
+    if batch <= RANDOM_SAMPLES:
         return distinct
-    out = np.empty(case.batch_shape, dtype=np.float32)
-    for start in range(0, case.batch, RANDOM_SAMPLES):
-        stop = min(start + RANDOM_SAMPLES, case.batch)
+    out = np.empty((batch, *input_shape), dtype=np.float32)
+    for start in range(0, batch, RANDOM_SAMPLES):
+        stop = min(start + RANDOM_SAMPLES, batch)
         out[start:stop] = distinct[: stop - start]
     return out
 
@@ -205,13 +226,18 @@ def _ready(case: Case) -> None:
             _cuda_context()
 
 
-def ready_process(device: str) -> None:
+def ready_process(device: str, backends: tuple[str, ...] = ()) -> None:
     """A worker process's start-up before its first cell (WorkerPool.start): for a CUDA session, import torch and
-    create the CUDA context (the seconds each pass's process took on the H200). A CPU session's process imports what
-    its cells need on first use, as before. Without torch or CUDA the cells say what is missing."""
+    create the CUDA context (the seconds each pass's process took on the H200), and import the compiler when the
+    session has torch.compile cells (the first compiled cell of each process took 5-8 s on the H200, the next ones
+    about 1 s; the slots start side by side, so this is paid once). A CPU session's process imports what its cells
+    need on first use, as before. Without torch or CUDA the cells say what is missing."""
     if device == "cuda":
         with contextlib.suppress(Exception):
             _cuda_context()
+            if any(name.startswith("torch-compile") for name in backends):
+                import torch._dynamo  # noqa: F401
+                import torch._inductor.compile_fx  # noqa: F401
 
 
 def execute_cell(request: CellRequest) -> CellResult:
@@ -257,7 +283,9 @@ def run_cell(
 ) -> CellResult:
     started_at = time.time()
     started = time.perf_counter()
+    lap = _Laps()
     inputs = random_inputs(case, seed)
+    lap("inputs_s")
     before = _device_state(case)
     sampler = MemorySampler(case.device) if memory else None
     concurrent = None
@@ -267,6 +295,7 @@ def run_cell(
         first = sessions_open.enter_context(backend.load(case, source, inputs, cache_dir))
         first.synchronize()
         load_s = time.perf_counter() - start
+        lap("load_s")
         sessions = [first]
         for _ in range(case.concurrency - 1):
             sessions.append(sessions_open.enter_context(backend.load(case, source, inputs, cache_dir)))
@@ -283,7 +312,9 @@ def run_cell(
         else:
             with _rejected(case, inputs):
                 timing = measure(first.run, timer, timing_policy, between_blocks=_each(clocks, probe))
+            lap("measure_s")
             diagnosis = _diagnose(timer, timing.samples, first)
+            lap("diagnosis_s")
         after = _device_state(case)
         if sampler is not None:
             sampler.resume()  # a short separate pass for the steady-state memory
@@ -292,11 +323,13 @@ def run_cell(
                     session.run()
             for session in sessions:
                 session.synchronize()
+            lap("memory_pass_s")
         check = None
         if reference is not None:
             n = min(case.batch, CHECK_SAMPLES)  # the reference runs on the CPU: a large batch would take minutes
             check = check_output(head(first.output(), n, case.batch), reference(inputs[:n]), case.precision,
                                  reference_name(source))
+            lap("output_check_s")
         phases = tuple(sorted(getattr(first, "phases", {}).items()))
         details = tuple(sorted(getattr(first, "details", {}).items()))
     first = sessions = session = None  # closed; drop the last references before checking the release
@@ -304,13 +337,16 @@ def run_cell(
     if sampler is not None:
         # release, then verify: a backend that frees nothing would poison the next cell's numbers
         mem = sampler.stats(leaked_mib=sampler.held_after_release() if case.device == "cuda" else None)
+    lap("release_s")
+    flops = flops_per_image(source, case.input_shape) if case.inputs is None else None
+    lap("flops_s")
     cold = ColdStart(load_s=load_s, first_call_s=timing.first_call, phases=phases)
     repeat = Repeat(timing=timing, cold=cold, started_at=started_at,
                     memory_peak_mib=mem.peak_mib if mem is not None else None,
                     clock=clocks.stats() if clocks is not None else None, device_before=before,
                     device_after=after, diagnosis=diagnosis,
                     host_probes=probe.aligned(len(timing.samples)) if probe is not None else (),
-                    wall_s=time.perf_counter() - started)
+                    wall_s=time.perf_counter() - started, laps=lap.laps())
     return CellResult(
         nodeid=nodeid,
         model=source.name,
@@ -325,11 +361,29 @@ def run_cell(
         device_before=before,
         device_after=after,
         memory=mem,
-        flops_per_image=flops_per_image(source, case.input_shape) if case.inputs is None else None,
+        flops_per_image=flops,
         concurrency=concurrent,
         repeats=(repeat,),
         timer=timer_name(timer, concurrent=case.concurrency > 1),
     )
+
+
+class _Laps:
+    """Seconds between consecutive calls, by name: where a repeat's wall time went besides the timed blocks (the
+    summary's "rest of each repeat" split by phase; the laps of one name add up)."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
+        self._last = clock()
+        self._laps: dict[str, float] = {}
+
+    def __call__(self, name: str) -> None:
+        now = self._clock()
+        self._laps[name] = self._laps.get(name, 0.0) + now - self._last
+        self._last = now
+
+    def laps(self) -> tuple[tuple[str, float], ...]:
+        return tuple(self._laps.items())
 
 
 @contextlib.contextmanager

@@ -207,7 +207,18 @@ def time_breakdown(results: Sequence[CellResult]) -> str:
     warm = sum(r.timing.warmup_time for r in repeats)
     timed = sum(r.timing.measure_time for r in repeats)
     rest = sum(r.wall_s for r in repeats) - load - warm - timed  # memory pass, output check, diagnosis, release
+    parts: dict[str, float] = {}
+    for r in repeats:
+        for name, seconds in r.laps:
+            if name not in MEASURING_LAPS:
+                parts[name] = parts.get(name, 0.0) + seconds
+    split = ", ".join(f"{name.removesuffix('_s').replace('_', ' ')} {seconds:.1f}"
+                      for name, seconds in sorted(parts.items(), key=lambda item: -item[1]) if seconds >= 0.05)
     return (f"time: {len(results)} cells, {len(repeats) - confirm} repeats"
             + (f" + {confirm} confirmation repeats" if confirm else "")
             + f"; load and first call {load:.1f} s, warm-up {warm:.1f} s, timed blocks {timed:.1f} s"
-            + (f", the rest of each repeat {rest:.1f} s" if rest > 0 else ""))
+            + (f", the rest of each repeat {rest:.1f} s" if rest > 0 else "")
+            + (f" ({split})" if rest > 0 and split else ""))
+
+
+MEASURING_LAPS = ("load_s", "measure_s")  # the laps that the load, first call, warm-up and timed figures cover

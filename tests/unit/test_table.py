@@ -104,3 +104,13 @@ def test_time_breakdown_sums_every_repeat_and_names_the_rest_of_each_repeat():
     # per repeat: load + first call 0.202 s, warm-up 0.5 s, timed 1.25 s, the rest 2.5 - 1.952 = 0.548 s
     assert line == ("time: 1 cells, 2 repeats + 1 confirmation repeats; load and first call 0.6 s, warm-up 1.5 s, "
                     "timed blocks 3.8 s, the rest of each repeat 1.6 s")
+
+
+def test_time_breakdown_splits_the_rest_by_the_repeats_laps():
+    base = cell()
+    timing = Timing((0.001,) * 5, 1, 0.002, 3, 0.5, True, 1.25)
+    laps = (("inputs_s", 0.3), ("load_s", 0.2), ("measure_s", 1.8), ("release_s", 0.1), ("flops_s", 0.01))
+    repeats = tuple(Repeat(timing=timing, cold=ColdStart(0.2, 0.002), index=i, wall_s=2.5, laps=laps) for i in range(2))
+    line = report.time_breakdown([dataclasses.replace(base, repeats=repeats)])
+    # the measuring laps (load, measure) are the figures before; the rest by size, the ones under 0.05 s left out
+    assert line.endswith("the rest of each repeat 1.1 s (inputs 0.6, release 0.2)")

@@ -79,3 +79,4 @@ def test_max_rounds_caps_the_loop():
     work = ScriptedWork([0.001])
     policy = TimingPolicy(min_block_time=0.0, max_rounds=25, max_time=100.0)
     assert measure(work.call, SyncedClockTimer(work.clock, work.sync), policy).rounds == 25
+
