@@ -124,7 +124,7 @@ def _run_job(
             progress.set_sink(None)
     pool = InfperfSession.of(config).worker
     if settings.repeats > 1:  # every repeat slot's process started together, before the first cell is measured
-        pool.start(settings.repeats, Job("start-up", ready_process, (request.case.device, settings.selection.backends)),
+        pool.start(settings.repeats, Job("start-up", ready_process, (request, settings.selection.backends)),
                    timeout=settings.cell_timeout)
     value, log = pool.run(slot, job, timeout=settings.cell_timeout, on_progress=on_progress)
     if log and echo_log:

@@ -20,3 +20,15 @@ def meet(folder: str, slots: int, wait_s: float) -> str:
     Path(f"{folder}-met").mkdir(exist_ok=True)
     Path(f"{folder}-met", f"{os.getpid()}").touch()
     return "met"
+
+
+def slow_exit(folder: str, seconds: float) -> str:
+    """Make this worker take ``seconds`` to exit (as torch and CUDA teardown do), and note when it finished."""
+    import atexit
+
+    def leave() -> None:
+        time.sleep(seconds)
+        Path(folder, f"{os.getpid()}").write_text(str(time.time()))
+
+    atexit.register(leave)
+    return "ok"

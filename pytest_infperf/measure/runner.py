@@ -226,18 +226,33 @@ def _ready(case: Case) -> None:
             _cuda_context()
 
 
-def ready_process(device: str, backends: tuple[str, ...] = ()) -> None:
-    """A worker process's start-up before its first cell (WorkerPool.start): for a CUDA session, import torch and
-    create the CUDA context (the seconds each pass's process took on the H200), and import the compiler when the
-    session has torch.compile cells (the first compiled cell of each process took 5-8 s on the H200, the next ones
-    about 1 s; the slots start side by side, so this is paid once). A CPU session's process imports what its cells
-    need on first use, as before. Without torch or CUDA the cells say what is missing."""
-    if device == "cuda":
-        with contextlib.suppress(Exception):
+def ready_process(request: CellRequest, backends: tuple[str, ...] = ()) -> None:
+    """A worker process's start-up before its first cell (WorkerPool.start runs it in every repeat slot side by
+    side, so it is paid once per session, not once per pass):
+
+    - a CUDA session imports torch and creates the CUDA context (seconds per process on the H200), and imports the
+      compiler when the session has torch.compile cells (the first compiled cell of a process took 5-8 s there);
+    - the first cell's model is built (`source_for`: a user's model whose construction takes seconds, e.g. 20 GEMM
+      layers of 8192x8192 initialised on the CPU, took 16-20 s per pass on the H200);
+    - what now exists is moved out of the garbage collector's sight (`gc.freeze`): every cell's release check runs a
+      full collection, which scanned torch's and the compiler's ~400k objects again each time (0.2-0.25 s per
+      repeat, ~25 s of a default GPU session on the H200). Only objects of start-up are frozen; those of a cell are
+      collected as before, so a cell's leak still shows.
+
+    Failures are left for the cells: a model that cannot be built, or a missing torch or CUDA, is said by the cell."""
+    import gc
+
+    with contextlib.suppress(Exception):
+        if request.case.device == "cuda":
             _cuda_context()
             if any(name.startswith("torch-compile") for name in backends):
                 import torch._dynamo  # noqa: F401
                 import torch._inductor.compile_fx  # noqa: F401
+        source = source_for(request.spec, request.rootpath, request.seed)
+        if source.is_torch:
+            source.torch_module()
+    gc.collect()
+    gc.freeze()
 
 
 def execute_cell(request: CellRequest) -> CellResult:
@@ -259,7 +274,7 @@ def execute_repeat(request: CellRequest) -> Repeat:
     request.backend.prepare(source)
     result = run_cell(
         request.nodeid, request.case, request.backend, source, request.timing_policy, request.cache_dir, request.seed,
-        reference=None, memory=request.memory,
+        reference=None, memory=request.memory, flops=False,
     )
     return result.repeats[0]
 
@@ -280,7 +295,10 @@ def run_cell(
     seed: int,
     reference: Reference | None = None,
     memory: bool = True,
+    flops: bool = True,
 ) -> CellResult:
+    """One measurement of the cell. ``reference``: check the output against it; ``flops``: count the model's FLOPs
+    (seconds on the CPU for a heavy model: the cell's full measurement counts them, its other repeats need not)."""
     started_at = time.time()
     started = time.perf_counter()
     lap = _Laps()
@@ -338,7 +356,7 @@ def run_cell(
         # release, then verify: a backend that frees nothing would poison the next cell's numbers
         mem = sampler.stats(leaked_mib=sampler.held_after_release() if case.device == "cuda" else None)
     lap("release_s")
-    flops = flops_per_image(source, case.input_shape) if case.inputs is None else None
+    flops_image = flops_per_image(source, case.input_shape) if flops and case.inputs is None else None
     lap("flops_s")
     cold = ColdStart(load_s=load_s, first_call_s=timing.first_call, phases=phases)
     repeat = Repeat(timing=timing, cold=cold, started_at=started_at,
@@ -361,7 +379,7 @@ def run_cell(
         device_before=before,
         device_after=after,
         memory=mem,
-        flops_per_image=flops,
+        flops_per_image=flops_image,
         concurrency=concurrent,
         repeats=(repeat,),
         timer=timer_name(timer, concurrent=case.concurrency > 1),

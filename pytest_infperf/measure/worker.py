@@ -262,12 +262,17 @@ class Worker:
             self._proc.join(10)
         self._proc = self._conn = None
 
+    def ask_to_stop(self) -> None:
+        """Tell the worker to exit, without waiting (`stop` waits)."""
+        if self._proc is not None:
+            with contextlib.suppress(Exception):
+                self._conn.send(None)
+
     def stop(self) -> None:
         """Ask the worker to exit (it releases its device memory), kill it if it does not."""
         if self._proc is None:
             return
-        with contextlib.suppress(Exception):
-            self._conn.send(None)
+        self.ask_to_stop()
         self._proc.join(10)
         if self._proc.is_alive():
             self._proc.kill()
@@ -310,7 +315,10 @@ class WorkerPool:
             list(threads.map(lambda slot: self.worker(slot).run(job, timeout=timeout), idle))
 
     def stop(self, keep: int | None = None) -> None:
-        """Stop every slot's process (all but slot ``keep``), releasing their memory."""
-        for slot, worker in self._workers.items():
-            if slot != keep:
-                worker.stop()
+        """Stop every slot's process (all but slot ``keep``), releasing their memory. All are told first, then
+        waited for: each takes most of a second to exit (CUDA and torch teardown), so they exit side by side."""
+        leaving = [worker for slot, worker in self._workers.items() if slot != keep]
+        for worker in leaving:
+            worker.ask_to_stop()
+        for worker in leaving:
+            worker.stop()

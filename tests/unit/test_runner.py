@@ -28,3 +28,55 @@ def test_laps_add_up_per_name_in_the_order_first_seen():
     lap("inputs_s")
     lap("release_s")
     assert lap.laps() == (("inputs_s", 1.75), ("load_s", 0.25), ("release_s", 0.25))
+
+
+BUILDS: list[int] = []
+
+
+def counted_model():
+    import torch
+
+    BUILDS.append(1)
+    return torch.nn.Linear(4, 2)
+
+
+def test_ready_process_builds_the_first_cells_model_and_freezes_what_start_up_made(tmp_path):
+    import gc
+
+    from pytest_infperf.artifacts.models import ModelSpec
+    from pytest_infperf.backends.torch_backend import TorchBackend
+    from pytest_infperf.measure.timing import TimingPolicy
+
+    spec = ModelSpec.from_marker(counted_model)
+    case = Case(backend="torch", device="cpu", precision="fp32", batch=1, input_shape=(4,))
+    request = runner.CellRequest("t::x", case, spec, tmp_path, TorchBackend(), TimingPolicy(), tmp_path, 0)
+    runner.clear_sources()
+    BUILDS.clear()
+    try:
+        runner.ready_process(request, ("torch",))
+        assert BUILDS == [1] and gc.get_freeze_count() > 0
+        runner.source_for(spec, tmp_path, 0)  # the cell then finds it built
+        assert BUILDS == [1]
+    finally:
+        gc.unfreeze()  # this is the test process, not a worker
+        runner.clear_sources()
+
+
+def test_a_model_that_cannot_be_built_leaves_the_start_up_to_its_cell(tmp_path):
+    from pytest_infperf.artifacts.models import ModelSpec
+    from pytest_infperf.backends.torch_backend import TorchBackend
+    from pytest_infperf.measure.timing import TimingPolicy
+
+    def broken():
+        raise RuntimeError("no weights here")
+
+    case = Case(backend="torch", device="cpu", precision="fp32", batch=1, input_shape=(4,))
+    request = runner.CellRequest("t::x", case, ModelSpec.from_marker(broken), tmp_path, TorchBackend(),
+                                 TimingPolicy(), tmp_path, 0)
+    try:
+        runner.ready_process(request)  # no exception: the cell's own load says what is wrong
+    finally:
+        import gc
+
+        gc.unfreeze()
+        runner.clear_sources()

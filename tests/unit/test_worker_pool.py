@@ -39,3 +39,19 @@ def test_start_leaves_running_slots_alone(pool: WorkerPool, tmp_path: Path):
     pool.start(2, Job("start-up", meet, (str(met), 1, 0.0)))  # one idle slot: it starts on first use, as before
     assert [pool.worker(slot).starts for slot in range(2)] == [1, 0]
 
+
+
+def test_stop_lets_the_slots_exit_side_by_side(pool: WorkerPool, tmp_path: Path):
+    import time
+
+    from worker_jobs import slow_exit
+
+    left = tmp_path / "left"
+    left.mkdir()
+    for slot in range(3):
+        pool.run(slot, Job("cell", slow_exit, (str(left), 1.0)))
+    started = time.monotonic()
+    pool.stop()
+    took = time.monotonic() - started
+    assert len(list(left.iterdir())) == 3  # each exited normally (its exit handler ran)
+    assert took < 2.5, f"stopping 3 workers that take 1 s each to exit took {took:.1f} s: one after another"
