@@ -11,6 +11,8 @@ a replay. No time verdict is written anywhere; it prints a table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -20,7 +22,8 @@ from pytest_infperf.measure import hostspeed
 
 
 def cells(path: Path) -> dict[str, dict]:
-    return {b["fullname"]: b["extra_info"]["infperf"] for b in json.loads(path.read_text())["benchmarks"]}
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    return {b["fullname"]: b["extra_info"]["infperf"] for b in json.loads(text)["benchmarks"]}
 
 
 def launch_bound(info: dict) -> bool:
@@ -37,8 +40,13 @@ def main() -> None:
                         help="launch-bound CUDA cells with launch probes on both sides: off = raw samples only, "
                              "normalised = host-normalised samples only, "
                              "gate = what the gate does (compare.judge.host_judged)")
+    parser.add_argument("--repeat-floor", type=float, default=None,
+                        help="percent sigma of launch-bound GPU cells' fastest repeat (ini infperf_repeat_floor)")
+    parser.add_argument("--quiet", action="store_true", help="only the table, not each regressed/noisy cell")
     args = parser.parse_args()
     policy = gate.GatePolicy(threshold=args.threshold / 100)
+    if args.repeat_floor is not None:
+        policy = dataclasses.replace(policy, repeat_floor=args.repeat_floor / 100)
     base = cells(args.baseline)
     print(f"| session | threshold | {' | '.join(s.value for s in gate.Status)} |")
     print("|---|---|" + "---|" * len(gate.Status))
@@ -62,7 +70,7 @@ def main() -> None:
                 normalised = gate.decide(info["cell"], cur_n, runs_n, policy, floor=floor)
                 verdict = normalised if args.host == "normalised" else judge.host_judged(verdict, normalised, note)
             counts[verdict.status.value] += 1
-            if verdict.status is gate.Status.REGRESSED or verdict.status is gate.Status.NOISY:
+            if not args.quiet and verdict.status in (gate.Status.REGRESSED, gate.Status.NOISY):
                 print(f"    {verdict.message()}")
         row = " | ".join(str(counts.get(s.value, 0)) for s in gate.Status)
         print(f"| {path.name} | {args.threshold:g} % {args.host} | {row} |")
