@@ -42,6 +42,8 @@ def main() -> None:
                              "gate = what the gate does (compare.judge.host_judged)")
     parser.add_argument("--repeat-floor", type=float, default=None,
                         help="percent sigma of launch-bound GPU cells' fastest repeat (ini infperf_repeat_floor)")
+    parser.add_argument("--cpu-probe", action="store_true",
+                        help="divide CPU cells by their CPU probe too (recorded since 2026-11-29; not what the gate does)")
     parser.add_argument("--quiet", action="store_true", help="only the table, not each regressed/noisy cell")
     args = parser.parse_args()
     policy = gate.GatePolicy(threshold=args.threshold / 100)
@@ -62,9 +64,10 @@ def main() -> None:
             current = [r["samples"] for r in steady]
             verdict = gate.decide(info["cell"], current, runs, policy, floor=floor)
             normal = None
-            if lb and info["device"] == "cuda" and args.host != "off":
+            probe = judge.host_probe(info["device"], lb, cpu=args.cpu_probe)
+            if probe and args.host != "off":
                 normal = hostspeed.normalise_runs(current, [r.get("host_probes") for r in steady], runs,
-                                                  [[r.get("host_probes") for r in base[name]["repeats"]]])
+                                                  [[r.get("host_probes") for r in base[name]["repeats"]]], what=probe)
             if normal is not None:
                 cur_n, runs_n, note = normal
                 normalised = gate.decide(info["cell"], cur_n, runs_n, policy, floor=floor)

@@ -45,8 +45,10 @@ def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) ->
     compared = min([len(steady), *(len(run) for run in runs)])
     floor = gate_policy.floor(result.case.device, launch_bound, compared)
     verdict = gate.decide(result.case.id, current, runs, gate_policy, baseline.source, floor=floor, unstable=unstable)
-    if launch_bound and result.case.device == "cuda":  # host speed differs between processes: divide it out
-        normal = hostspeed.normalise_runs(current, [r.host_probes for r in steady], runs, baseline.host_probes(nodeid))
+    probe = host_probe(result.case.device, launch_bound)
+    if probe:  # host speed differs between processes and sessions: divide it out
+        normal = hostspeed.normalise_runs(current, [r.host_probes for r in steady], runs, baseline.host_probes(nodeid),
+                                          what=probe)
         if normal is not None:
             cur_n, runs_n, note = normal
             normalised = gate.decide(result.case.id, cur_n, runs_n, gate_policy, baseline.source, floor=floor,
@@ -62,8 +64,21 @@ def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) ->
     return Verdicts(verdict, cold, memory)
 
 
+def host_probe(device: str, launch_bound: bool, cpu: bool = False) -> str:
+    """Which host-speed probe a cell is judged with ("" for none): a launch-bound GPU cell's time is the host's
+    launch speed (a device-bound one's is the GPU's, which the probe does not see). A CPU cell's probe is recorded
+    but judged with only when ``cpu`` is set (`benchmarks/rejudge.py --cpu-probe`): not yet shown to help
+    (`hostspeed.CpuProbe`)."""
+    if device == "cuda" and launch_bound:
+        return "launch probe"
+    if device == "cpu" and cpu:
+        return "CPU probe"
+    return ""
+
+
 def host_judged(raw: Verdict, normalised: Verdict, note: str) -> Verdict:
-    """The verdict on a launch-bound cell with launch probes on both sides: the host-normalised one, except that a
+    """The verdict on a cell with host probes on both sides (a launch-bound GPU cell): the host-normalised one,
+    except that a
     host-normalised regression is cleared when the raw samples show no slowdown at all (their fastest repeat within
     its limit: unchanged or improved). Normalising clears a session whose processes all launch slowly (every repeat in
     the slow host mode: raw +49 %, normalised unchanged on the H200). The raw check clears a cell that is

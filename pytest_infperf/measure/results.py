@@ -117,7 +117,7 @@ class Repeat:
     diagnosis: Diagnosis | None = None
     confirm: bool = False  # taken after the first repeats suggested a regression, to confirm or clear it
     memory_peak_mib: float | None = None  # the repeat's peak memory (MemoryStats.peak_mib), when sampled
-    host_probes: tuple[float, ...] = ()  # CUDA cells: seconds per tiny launch after each timed block (hostspeed)
+    host_probes: tuple[float, ...] = ()  # per timed block: CUDA launch or CPU probe seconds (measure.hostspeed)
     wall_s: float = 0.0  # the whole repeat in its worker: load, warm-up, timed blocks, memory pass, check, release
     laps: tuple[tuple[str, float], ...] = ()  # wall_s by phase, in order (runner._Laps): inputs_s, load_s, ...
 

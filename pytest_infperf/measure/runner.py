@@ -322,7 +322,7 @@ def run_cell(
             sampler.pause()  # never sample during the timed blocks
         timer = first.block_timer()
         clocks = gpu.ClockSampler(_torch_device()) if case.device == "cuda" else None
-        probe = hostspeed.LaunchProbe() if case.device == "cuda" and case.concurrency == 1 else None
+        probe = _probe(case, timer)
         diagnosis = None
         if case.concurrency > 1:
             clock = getattr(timer, "clock", time.perf_counter)
@@ -384,6 +384,18 @@ def run_cell(
         repeats=(repeat,),
         timer=timer_name(timer, concurrent=case.concurrency > 1),
     )
+
+
+def _probe(case: Case, timer: object) -> hostspeed.BlockProbe | None:
+    """The host-speed probe read after each timed block: launches on a GPU, arithmetic on the cell's clock on a CPU
+    (none for concurrent users, whose requests overlap)."""
+    if case.concurrency != 1:
+        return None
+    if case.device == "cuda":
+        return hostspeed.LaunchProbe()
+    if case.device == "cpu":
+        return hostspeed.CpuProbe(clock=getattr(timer, "clock", time.perf_counter))
+    return None
 
 
 class _Laps:

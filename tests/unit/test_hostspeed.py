@@ -140,3 +140,73 @@ def test_a_launch_chain_a_quarter_longer_regresses_through_the_gate():
 def test_through_the_gate_slow_host_processes_alone_are_cleared():
     assert gate_verdict([SLOW, SLOW, SLOW], [FAST, FAST, SLOW]).status is Status.UNCHANGED
     assert gate_verdict([(m * 1.25, p) for m, p in (SLOW, SLOW, FAST)], [FAST, FAST, SLOW]).status is Status.REGRESSED
+
+
+# CPU cells: the CPU probe after each timed block, and the gate dividing it out (compare.judge.apply)
+
+
+def test_the_cpu_probe_reads_its_clock_once_per_block_and_zero_on_a_clock_that_stands_still():
+    ticks = iter(np.arange(0.0, 10.0, 0.25))
+    probe = hostspeed.CpuProbe(clock=lambda: float(next(ticks)))
+    probe()
+    probe()
+    assert probe.per_block == [0.25, 0.25] and probe.aligned(2) == (0.25, 0.25) and probe.aligned(3) == ()
+    still = hostspeed.CpuProbe(clock=lambda: 5.0)  # a fake clock that only the fake backend advances
+    still()
+    assert still.per_block == [0.0]
+    assert hostspeed.normalise_runs([(1e-3,)], [(0.0,)], [[(1e-3,)]], [((1e-4,),)], what="CPU probe") is None
+
+
+def _cpu_judged(vm: float, model: float) -> gate.Verdict:
+    """A CPU cell saved with 3 repeats, judged now with the VM ``vm`` times slower (cell and probe alike) and the
+    model ``model`` times slower (the cell only)."""
+    import dataclasses
+
+    from helpers import cell
+
+    from pytest_infperf.compare.baseline import BaselineRun, BaselineSet
+    from pytest_infperf.compare.judge import apply
+    from pytest_infperf.measure.results import ColdStart, Repeat
+    from pytest_infperf.measure.timing import Timing
+
+    base = cell(per_image_ms=10.0)
+    probe_s = 80e-6
+
+    def repeats(seed: int, factor: float, probe_factor: float) -> tuple[Repeat, ...]:
+        out = []
+        for i in range(3):
+            samples = tuple(x * factor for x in run(10e-3, seed * 10 + i))
+            probes = tuple(probe_s * probe_factor * float(np.exp(g))
+                           for g in np.random.default_rng(seed * 10 + i + 99).normal(0, 0.01, len(samples)))
+            out.append(Repeat(Timing(samples, 1, 0.01, 3, 0.1, True, 0.3), ColdStart(0.1, 0.01), index=i,
+                              host_probes=probes))
+        return tuple(out)
+
+    saved = repeats(1, 1.0, 1.0)
+    baseline = BaselineSet((BaselineRun(
+        Path("0001_x.json"), 1, "x", "fp", "", cells={base.nodeid: tuple(r.timing.samples for r in saved)},
+        cold={base.nodeid: 0.11}, host_probe={base.nodeid: tuple(r.host_probes for r in saved)}),))
+    now = dataclasses.replace(base, repeats=repeats(2, vm * model, vm))
+    return apply(now, baseline, POLICY).time
+
+
+def test_the_gate_records_the_cpu_probe_but_judges_cpu_cells_on_their_raw_samples():
+    verdict = _cpu_judged(vm=1.2, model=1.0)  # the CI VM ran whole A/A sessions 6-27 % slower than the save
+    assert "CPU probe" not in verdict.message() and verdict.change is not None and verdict.change > 0.15
+    assert _cpu_judged(vm=1.0, model=1.6).status is Status.REGRESSED
+
+
+def test_divided_by_the_cpu_probe_a_slower_vm_clears_and_a_slower_model_does_not():
+    """What `rejudge.py --cpu-probe` evaluates on recorded sessions (compare.judge.host_probe with cpu=True)."""
+    from pytest_infperf.compare.judge import host_probe
+
+    assert host_probe("cpu", False) == "" and host_probe("cpu", False, cpu=True) == "CPU probe"
+    base = [[run(10e-3, i) for i in range(3)]]
+    base_probes = [tuple((80e-6,) * len(r) for r in base[0])]
+    for vm, model, expected in ((1.2, 1.0, Status.UNCHANGED), (1.2, 1.6, Status.REGRESSED)):
+        current = [tuple(x * vm * model for x in run(10e-3, 10 + i)) for i in range(3)]
+        probes = [(80e-6 * vm,) * len(r) for r in current]
+        normal = hostspeed.normalise_runs(current, probes, base, base_probes, what="CPU probe")
+        assert normal is not None and "CPU probe" in normal[2]
+        verdict = gate.decide("torch-cpu-fp32-b1", normal[0], normal[1], POLICY, floor=POLICY.floor("cpu", False, 3))
+        assert verdict.status is expected, verdict.message()
