@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--repeat-floor", type=float, default=None,
                         help="percent sigma of launch-bound GPU cells' fastest repeat (ini infperf_repeat_floor)")
     parser.add_argument("--cpu-probe", action="store_true",
-                        help="divide CPU cells by their CPU probe too (recorded since 2026-11-29; not what the gate does)")
+                        help="divide CPU cells by their CPU probe too (recorded since 2026-11-29; the gate does not)")
     parser.add_argument("--quiet", action="store_true", help="only the table, not each regressed/noisy cell")
     args = parser.parse_args()
     policy = gate.GatePolicy(threshold=args.threshold / 100)
