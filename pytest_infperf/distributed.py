@@ -147,8 +147,6 @@ def _output(config: pytest.Config, bs: Any) -> dict[str, str]:
         "state": _pack({
             "results": run.results,
             "verdicts": run.verdicts,
-            "cold": run.cold_verdicts,
-            "memory": run.memory_verdicts,
             "outcomes": run.outcomes,
             "max_batch": run.max_batch,
             "device": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
@@ -168,8 +166,6 @@ def collect(config: pytest.Config, node: Any) -> None:
     run = InfperfSession.of(config)
     run.results.extend(merged["results"])
     run.verdicts.update(merged["verdicts"])
-    run.cold_verdicts.update(merged["cold"])
-    run.memory_verdicts.update(merged["memory"])
     run.outcomes.update(merged["outcomes"])
     run.max_batch.extend(merged["max_batch"])
     if output["json"]:

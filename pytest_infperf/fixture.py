@@ -203,7 +203,7 @@ class InfPerf:
         if InfperfSession.of(config).baseline is not None:
             verdicts = self._judge(result)
             settings = InfperfSession.of(config).settings
-            if settings.confirm and gate.wants_confirmation(verdicts.time):
+            if settings.confirm and verdicts.time is not None and gate.wants_confirmation(verdicts.time):
                 result = self._confirm(backend, result, settings.confirm)
                 self.result = result
                 verdicts = self._judge(result)
@@ -264,7 +264,7 @@ class InfPerf:
         settings = InfperfSession.of(config).settings
         verdict = compare.oom_verdict(outcome, self.request.node.nodeid, InfperfSession.of(config).baseline)
         if verdict is not None:
-            InfperfSession.of(config).memory_verdicts[self.request.node.nodeid] = verdict
+            InfperfSession.of(config).verdicts[self.request.node.nodeid] = compare.Verdicts(None, None, verdict)
             if settings.gate is gate.GateMode.FAIL:
                 pytest.fail(f"memory regression: {text} (the baseline ran this cell)", pytrace=False)
             if settings.gate is gate.GateMode.WARN:
@@ -292,11 +292,7 @@ class InfPerf:
         """The compare layer's verdicts on this cell, stored for the summary and JSON."""
         run = InfperfSession.of(self.config)
         verdicts = compare.apply(result, run.baseline, run.settings.gate_policy)
-        nodeid = result.nodeid
-        run.verdicts[nodeid] = verdicts.time
-        run.cold_verdicts[nodeid] = verdicts.cold
-        if verdicts.memory is not None:
-            run.memory_verdicts[nodeid] = verdicts.memory
+        run.verdicts[result.nodeid] = verdicts
         return verdicts
 
     def _enforce(self, verdicts: compare.Verdicts) -> None:

@@ -21,7 +21,7 @@ from .backends import REGISTRY, make_backend
 from .compare import baseline as baseline_mod
 from .compare import fingerprint
 from .compare.baseline import SCHEMA
-from .compare.gate import GateMode, Status
+from .compare.gate import GateMode
 from .compare.storage import install as install_atomic_storage
 from .errors import ModelError
 from .fixture import InfPerf
@@ -252,10 +252,14 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
         machine_info["infperf"] = {"schema": SCHEMA, "fingerprint": fp.key, "fields": fp.as_dict}
 
 
+JSON_VERDICT_KEYS = {
+    "time": "infperf_verdict", "cold-start": "infperf_cold_verdict", "memory": "infperf_memory_verdict",
+}
+
+
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
     """Each compared cell carries its verdict in the JSON (--benchmark-json, saves), for CI and tools to read."""
     run = InfperfSession.of(config)
-    verdicts = run.verdicts
     output_json["infperf"] = {
         "schema": SCHEMA,
         "outcomes": {nodeid: o.to_json() for nodeid, o in run.outcomes.items()},
@@ -264,13 +268,9 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
     if run.interrupted:
         output_json["infperf"]["interrupted"] = True  # only the cells that finished before the interrupt
     for bench in output_json.get("benchmarks", []):
-        verdict = verdicts.get(bench.get("fullname"))
-        if verdict is not None:
-            bench.setdefault("extra_info", {})["infperf_verdict"] = verdict.to_json()
-        for kind_verdicts, kind in ((run.cold_verdicts, "cold"), (run.memory_verdicts, "memory")):
-            other = kind_verdicts.get(bench.get("fullname"))
-            if other is not None:
-                bench.setdefault("extra_info", {})[f"infperf_{kind}_verdict"] = other.to_json()
+        bundle = run.verdicts.get(bench.get("fullname"))
+        for kind, verdict in (bundle.kinds() if bundle is not None else {}).items():
+            bench.setdefault("extra_info", {})[JSON_VERDICT_KEYS[kind]] = verdict.to_json()
     # the last guard of every file pytest-benchmark writes for us (--benchmark-json, saves, xdist workers): strict
     # JSON, no NaN/Infinity anywhere, not even in a user's extra_info
     output_json.update(strict_json(output_json))
@@ -434,8 +434,8 @@ def _write_report(config: pytest.Config) -> Path | None:
     conf = run.settings
     if not conf.report or not (run.results or run.outcomes or run.max_batch):
         return None
-    text = summary.markdown_report(run.fingerprint.key, run.results, run.verdicts, run.other_verdicts(), run.outcomes,
-                                   run.max_batch, conf.reference, conf.memory_limit_mib)
+    text = summary.markdown_report(run.fingerprint.key, run.results, run.time_verdicts(), run.other_verdicts(),
+                                   run.outcomes, run.max_batch, conf.reference, conf.memory_limit_mib)
     path = Path(config.invocation_params.dir, conf.report)
     atomic.write_bytes(path, text.encode())
     return path
@@ -451,10 +451,10 @@ def _write_summary(tr: Any, config: pytest.Config, report_path: Path | None = No
         from .report import plots  # matplotlib only when plots are asked for
 
         folder = Path(config.invocation_params.dir, conf.plot)
-        return plots.write_plots(run.results, run.verdicts, folder, run.fingerprint.key)
+        return plots.write_plots(run.results, run.time_verdicts(), folder, run.fingerprint.key)
 
     summary.write_summary(
-        tr, run.fingerprint.key, run.results, run.verdicts, run.other_verdicts(), run.outcomes,
+        tr, run.fingerprint.key, run.results, run.time_verdicts(), run.other_verdicts(), run.outcomes,
         gate_mode=conf.gate.value, reference=conf.reference, memory_limit_mib=conf.memory_limit_mib,
         workers=run.xdist_devices, merged_into=run.xdist_written, worker_errors=run.xdist_errors,
         report_path=report_path, write_plots=write_plots if conf.plot else None,
@@ -487,7 +487,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.xdist_written = distributed.save(config, bs, interrupted)
         if run.xdist_errors:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-    verdicts = [v for kind in (run.verdicts, run.cold_verdicts, run.memory_verdicts) for v in kind.values()]
-    regressed = any(v.status is Status.REGRESSED for v in verdicts)
+    regressed = any(bundle.regressed() for bundle in run.verdicts.values())
     if regressed and run.settings.gate is GateMode.FAIL and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

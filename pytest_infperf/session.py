@@ -1,7 +1,7 @@
 """The run's state in one object: ``InfperfSession``, registered as a plugin ("infperf-session") and kept in
 ``config.stash``. It holds the settings, the machine fingerprint, the baseline, the worker processes, and what the
-cells produced: results, verdicts (time, cold start, memory: the parts of ``compare.Verdicts``), outcomes, max-batch
-searches; under pytest-xdist also what the controller collects from its workers."""
+cells produced: results, verdicts (one ``compare.Verdicts`` bundle per cell: time, cold start, memory), outcomes,
+max-batch searches; under pytest-xdist also what the controller collects from its workers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from .compare.fingerprint import Fingerprint
 from .compare.gate import Verdict
+from .compare.judge import Verdicts
 from .measure.maxbatch import MaxBatch
 from .measure.results import CellResult, Outcome, Repeat
 from .settings import Settings
@@ -34,9 +35,7 @@ class InfperfSession:
     temp_logs: Path | None = None  # the workers' log folder when it is a temporary one (removed at the end)
     interrupted: bool = False  # set when saving: the session was interrupted, so no baseline is published
     results: list[CellResult] = field(default_factory=list)
-    verdicts: dict[str, Verdict] = field(default_factory=dict)
-    cold_verdicts: dict[str, Verdict] = field(default_factory=dict)
-    memory_verdicts: dict[str, Verdict] = field(default_factory=dict)
+    verdicts: dict[str, Verdicts] = field(default_factory=dict)  # node id -> the cell's bundle (time, cold, memory)
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # cells without a measurement: oom, crashed, ...
     max_batch: list[MaxBatch] = field(default_factory=list)
     repeats: dict[str, list[Repeat | Outcome]] = field(default_factory=dict)  # what the interleaved passes took
@@ -48,9 +47,14 @@ class InfperfSession:
     xdist_devices: dict[str, str] = field(default_factory=dict)  # controller: worker id -> CUDA_VISIBLE_DEVICES
     xdist_logs: list[str] = field(default_factory=list)  # controller: workers' log folders kept after a crash
 
+    def time_verdicts(self) -> dict[str, Verdict]:
+        """Node id -> time verdict, for the renderers (table, plots) that show time."""
+        return {nodeid: v.time for nodeid, v in self.verdicts.items() if v.time is not None}
+
     def other_verdicts(self) -> dict[str, dict[str, Verdict]]:
-        """The verdicts beside time, by the name the summary and the report give them."""
-        return {"cold-start": self.cold_verdicts, "memory": self.memory_verdicts}
+        """The verdicts beside time, by the name the summary and the report give them: kind -> node id -> verdict."""
+        return {kind: {nodeid: v.kinds()[kind] for nodeid, v in self.verdicts.items() if kind in v.kinds()}
+                for kind in ("cold-start", "memory")}
 
     def attach(self, config: pytest.Config) -> None:
         config.stash[_KEY] = self

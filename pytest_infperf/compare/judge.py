@@ -16,17 +16,25 @@ from .gate import GatePolicy, Status, Verdict
 
 @dataclass(frozen=True)
 class Verdicts:
-    """One cell's verdicts: its time, its cold start and, where memory was sampled, its peak memory."""
+    """One cell's verdicts: its time, its cold start and, where memory was sampled, its peak memory. A cell out of
+    memory now has only a memory verdict (`oom_verdict`)."""
 
-    time: Verdict
-    cold: Verdict
+    time: Verdict | None
+    cold: Verdict | None
     memory: Verdict | None = None
+
+    def kinds(self) -> dict[str, Verdict]:
+        """The verdicts present, by the name the failure message, the summary and the JSON give them."""
+        named = (("time", self.time), ("cold-start", self.cold), ("memory", self.memory))
+        return {kind: v for kind, v in named if v is not None}
+
+    def regressed(self) -> bool:
+        return any(v.status is Status.REGRESSED for v in self.kinds().values())
 
     def regressions(self) -> list[str]:
         """A line per regressed kind, in the order the failure message lists them."""
-        kinds = (("performance", self.time), ("cold-start", self.cold), ("memory", self.memory))
-        return [f"{kind} regression: {v.message()}" for kind, v in kinds
-                if v is not None and v.status is Status.REGRESSED]
+        return [f"{'performance' if kind == 'time' else kind} regression: {v.message()}"
+                for kind, v in self.kinds().items() if v.status is Status.REGRESSED]
 
 
 def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) -> Verdicts:
