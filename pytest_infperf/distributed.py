@@ -35,6 +35,11 @@ def is_controller(config: pytest.Config) -> bool:
     return getattr(config.option, "dist", "no") not in (None, "no") and worker_id(config) is None
 
 
+def active(config: pytest.Config) -> bool:
+    """This process is part of an xdist session (its controller or a worker)."""
+    return worker_id(config) is not None or is_controller(config)
+
+
 def pin(
     index: int, count: int, gpus: int, visible: str | None, devices: tuple[str, ...], allow_cpu: bool
 ) -> str | None:
@@ -234,3 +239,53 @@ def _write_json(option: Any, merged: dict[str, Any]) -> str:
     option.close()
     atomic_write(path, data)
     return str(path)
+
+
+class XdistController:
+    """The controller's part of an xdist session, registered only there (``register``): it measures nothing, refuses
+    once what every worker would refuse, takes each worker's results as it goes down and writes the merged files at
+    the end. The generic hooks in ``plugin.py`` hold no controller branches."""
+
+    def __init__(self, config: pytest.Config, gpus: int, devices: tuple[str, ...], allow_cpu: bool) -> None:
+        self.config = config
+        # refuse here, once, what each worker would refuse (xdist would restart crashing workers over and over)
+        check_controller(config, gpus, devices, allow_cpu)
+        # the controller measures nothing (its workers do): keep pytest-benchmark from announcing that it is disabled
+        config.option.benchmark_disable = True
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        collect(self.config, node)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # interrupted: no baseline, as in plugin._save_complete_sessions_only (which has already said so, here too)
+        run = InfperfSession.of(self.config)
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        run.xdist_written = save(self.config, getattr(self.config, "_benchmarksession", None), interrupted)
+        if run.xdist_errors:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+
+class XdistWorker:
+    """A pinned worker's part of an xdist session, registered only there: measure with pytest-benchmark switched
+    back on, leave saving to the controller, and hand the results over at the end."""
+
+    def __init__(self, config: pytest.Config, gpus: int, devices: tuple[str, ...], allow_cpu: bool,
+                 kept_logs: Any) -> None:
+        self.config = config
+        self._kept_logs = kept_logs  # () -> the log folder kept after a crash, or None
+        self.device = configure_worker(config, gpus, devices, allow_cpu)  # before anything initialises CUDA
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        enable_benchmarks(self.config, getattr(self.config, "_benchmarksession", None))
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        worker_output(self.config, getattr(self.config, "_benchmarksession", None), self._kept_logs())
+
+
+def register(config: pytest.Config, gpus: int, devices: tuple[str, ...], allow_cpu: bool, kept_logs: Any) -> None:
+    """Register the role this process has in an xdist session (controller or worker); nothing without xdist."""
+    if worker_id(config) is not None:
+        config.pluginmanager.register(XdistWorker(config, gpus, devices, allow_cpu, kept_logs), "infperf-xdist-worker")
+    elif is_controller(config):
+        config.pluginmanager.register(XdistController(config, gpus, devices, allow_cpu), "infperf-xdist-controller")

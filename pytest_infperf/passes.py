@@ -41,7 +41,7 @@ def applies(session: pytest.Session) -> bool:
     settings = run.settings if run is not None else None
     if settings is None or settings.repeats < 2 or settings.repeat_order != "interleaved":
         return False
-    if config.option.collectonly or distributed.worker_id(config) is not None or distributed.is_controller(config):
+    if config.option.collectonly or distributed.active(config):  # xdist: each test takes its repeats in turn
         return False
     if session.testsfailed and not config.option.continue_on_collection_errors:
         return False  # pytest stops on collection errors before running anything

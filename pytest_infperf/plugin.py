@@ -85,8 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
     conf = dataclasses.replace(conf, selection=dataclasses.replace(selection, devices=devices))
     run = InfperfSession(settings=conf, fingerprint=fp)
     run.attach(config)
-    if distributed.worker_id(config) is not None:  # before anything initialises CUDA in this process
-        distributed.configure_worker(config, len(gpu.nvml_gpus()), devices, conf.xdist_cpu)
+    # an xdist worker pins its GPU here, before anything initialises CUDA in this process; a controller checks once
+    distributed.register(config, len(gpu.nvml_gpus()), devices, conf.xdist_cpu, lambda: kept_logs(config))
     log_dir, temporary = _log_dir(config)
     run.temp_logs = log_dir if temporary else None
     run.worker = WorkerPool(log_dir)
@@ -96,11 +96,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # re-pointed at baselines/<fingerprint>/, so that it never loads another machine's files.
     if conf.storage and getattr(config.option, "benchmark_storage", None) == _DEFAULT_STORAGE:
         config.option.benchmark_storage = f"file://{Path(config.rootpath, conf.storage)}"
-    if distributed.is_controller(config):
-        # refuse here, once, what each worker would refuse (xdist would restart crashing workers over and over)
-        distributed.check_controller(config, len(gpu.nvml_gpus()), devices, conf.xdist_cpu)
-        # the controller measures nothing (its workers do): keep pytest-benchmark from announcing that it is disabled
-        config.option.benchmark_disable = True
     run.compare = getattr(config.option, "benchmark_compare", None)
     if run.compare:
         config.option.benchmark_compare = None
@@ -150,8 +145,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     bs.machine_id = fp.key
     bs.save_data = True  # raw samples are what the gate decides on
-    if distributed.worker_id(config) is not None:
-        distributed.enable_benchmarks(config, bs)
     install_atomic_storage(bs)  # saves: temp file + rename, run numbers under a lock; --benchmark-json atomic too
     _save_complete_sessions_only(session, bs)
     storage = bs.storage
@@ -468,25 +461,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return len(visible) or len(gpu.nvml_gpus()) or None
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    distributed.collect(node.config, node)
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     run = InfperfSession.find(config)
     if run is None:
         return
-    bs = getattr(config, "_benchmarksession", None)
-    if distributed.worker_id(config) is not None:
-        distributed.worker_output(config, bs, kept_logs(config))
-    elif distributed.is_controller(config):
-        # interrupted: no baseline, as in _save_complete_sessions_only (which has already said so, here too)
-        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        run.xdist_written = distributed.save(config, bs, interrupted)
-        if run.xdist_errors:
-            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     regressed = any(bundle.regressed() for bundle in run.verdicts.values())
     if regressed and run.settings.gate is GateMode.FAIL and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
