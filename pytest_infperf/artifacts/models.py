@@ -108,7 +108,7 @@ class ModelSource:
         self._module: Any = None
         self._digest: str | None = None
         self._references: dict[tuple[int, ...], Any] = {}
-        self.flops: dict[tuple[int, ...], float | None] = {}  # per input shape, filled by flops.py
+        self.flops: dict[tuple[Any, ...], float | None] = {}  # per input shape (or inputs and dims), by flops.py
 
     @property
     def is_torch(self) -> bool:

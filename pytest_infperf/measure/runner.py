@@ -19,7 +19,7 @@ from ..inputs import Inputs, generate, head
 from ..matrix import Case
 from . import hostspeed
 from .concurrency import measure_concurrent
-from .flops import flops_per_image
+from .flops import flops_per_image, flops_per_sample
 from .memory import MemorySampler
 from .results import CellResult, ColdStart, Diagnosis, OutputCheck, Repeat
 from .stats import summarize
@@ -356,7 +356,10 @@ def run_cell(
         # release, then verify: a backend that frees nothing would poison the next cell's numbers
         mem = sampler.stats(leaked_mib=sampler.held_after_release() if case.device == "cuda" else None)
     lap("release_s")
-    flops_image = flops_per_image(source, case.input_shape) if flops and case.inputs is None else None
+    flops_image = None
+    if flops:
+        flops_image = (flops_per_image(source, case.input_shape) if case.inputs is None
+                       else flops_per_sample(source, case.inputs, dict(case.dims), seed))
     lap("flops_s")
     cold = ColdStart(load_s=load_s, first_call_s=timing.first_call, phases=phases)
     repeat = Repeat(timing=timing, cold=cold, started_at=started_at,
