@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from . import presets
+from .backends.options import BackendOptions
 from .compare.gate import GateMode, GatePolicy
 from .matrix import AUTO_DEVICE, DEVICES, PRECISIONS, Selection, parse_batches, parse_choices
 from .measure.timing import TimingPolicy
@@ -83,21 +84,6 @@ INI_ONLY: tuple[tuple[str, str, str], ...] = (
      "auto"),
     ("xdist_cpu", "allow CPU cells under pytest -n (they share cores and disturb each other): on, off", "off"),
 )
-
-
-@dataclass(frozen=True)
-class BackendOptions:
-    """Knobs the backends read; recorded with each cell."""
-
-    channels_last: str = "auto"
-    tf32: str = "default"
-    ort_cuda_options: tuple[tuple[str, str], ...] = ()
-    trt_workspace_mib: int | None = None  # None: the library's default
-    trt_opt_level: int | None = None
-    trt_aux_streams: int | None = None
-    trt_cuda_graph: bool = False
-    trt_profile: str = "sweep"  # sweep | cell (engine_cache.ShapeProfile)
-    trt_max_batch: int = 0  # largest batch of the sweep profile; 0: the cell's own batch
 
 
 @dataclass(frozen=True)
@@ -269,7 +255,7 @@ def load(
         preset=preset,
         reference=_raw(config, "reference")[0].strip(),
         report=_raw(config, "report")[0].strip(),
-        backend_options=BackendOptions(
+        backend_options=BackendOptions.flat(
             channels_last=_choice(config, "channels_last", ("auto", "on", "off")),
             tf32=_choice(config, "tf32", ("default", "on", "off")),
             ort_cuda_options=_pairs(config, "ort_cuda_options"),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .base import Backend, Session
 
 if TYPE_CHECKING:
-    from ..settings import BackendOptions
+    from .options import BackendOptions
 
 _TORCH = "pytest_infperf.backends.torch_backend"
 _ORT = "pytest_infperf.backends.onnxruntime_backend"

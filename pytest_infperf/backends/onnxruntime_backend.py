@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..settings import BackendOptions
+    from .options import BackendOptions
 
 _NUMPY = {"fp32": "float32", "fp16": "float16"}
 
@@ -108,9 +108,9 @@ class OnnxRuntimeBackend:
     supports_inputs = True  # several / integer inputs (inputs.py): every input fed or bound by name
 
     def __init__(self, options: BackendOptions | None = None) -> None:
-        from ..settings import BackendOptions
+        from .options import BackendOptions
 
-        self.options = options or BackendOptions()
+        self.options = (options or BackendOptions()).onnxruntime
 
     def unavailable_reason(self, case: Case, source: ModelSource) -> str | None:
         try:
@@ -157,7 +157,7 @@ class OnnxRuntimeBackend:
             source.torch_module()  # the export itself is cold start; building the module is not
 
     def _provider_options(self) -> dict[str, str]:
-        options = dict(self.options.ort_cuda_options)
+        options = dict(self.options.cuda_options)
         if self.cuda_graph:
             options["enable_cuda_graph"] = "1"
         return options

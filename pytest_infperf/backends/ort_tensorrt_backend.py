@@ -37,6 +37,7 @@ from ..artifacts.engine_cache import (
     write_key_file,
 )
 from .onnxruntime_backend import OnnxRuntimeBackend, _preload_cuda_libraries
+from .options import BackendOptions
 
 if TYPE_CHECKING:
     from ..artifacts.models import ModelSource
@@ -94,6 +95,10 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
     cuda_graph = False
     provider_hint = "TensorRT's libraries or the model's ops; see ONNX Runtime's log above"
 
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        super().__init__(options)  # ONNX Runtime's own options: the CUDA provider behind the TensorRT one
+        self.trt = (options or BackendOptions()).tensorrt
+
     def unavailable_reason(self, case: Case, source: ModelSource) -> str | None:
         try:
             import onnxruntime
@@ -138,12 +143,12 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
         were keyed by."""
         import onnxruntime
 
-        opts = self.options
-        profile = ShapeProfile.for_cell(case.input_shape, case.batch, opts.trt_max_batch, opts.trt_profile)
+        opts = self.trt
+        profile = ShapeProfile.for_cell(case.input_shape, case.batch, opts.max_batch, opts.profile)
         _, trt_version = tensorrt_libraries()
         gpu_id = gpu_identity(case.device)
-        builder = {"workspace_mib": opts.trt_workspace_mib, "opt_level": opts.trt_opt_level,
-                   "aux_streams": opts.trt_aux_streams}
+        builder = {"workspace_mib": opts.workspace_mib, "opt_level": opts.opt_level,
+                   "aux_streams": opts.aux_streams}
         parts = {"kind": "ort-tensorrt-engines", "model": file_digest(path), "precision": case.precision,
                  "profile": profile.as_dict(), "builder": builder, "gpu": gpu_id, "tensorrt": trt_version,
                  "onnxruntime": onnxruntime.__version__}
@@ -162,13 +167,13 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
             "trt_timing_cache_path": str(timing),
             **profile.ort_options(input_name),
         }
-        if opts.trt_workspace_mib is not None:
-            options["trt_max_workspace_size"] = str(opts.trt_workspace_mib << 20)
-        if opts.trt_opt_level is not None:
-            options["trt_builder_optimization_level"] = str(opts.trt_opt_level)
-        if opts.trt_aux_streams is not None:
-            options["trt_auxiliary_streams"] = str(opts.trt_aux_streams)
-        if opts.trt_cuda_graph:
+        if opts.workspace_mib is not None:
+            options["trt_max_workspace_size"] = str(opts.workspace_mib << 20)
+        if opts.opt_level is not None:
+            options["trt_builder_optimization_level"] = str(opts.opt_level)
+        if opts.aux_streams is not None:
+            options["trt_auxiliary_streams"] = str(opts.aux_streams)
+        if opts.cuda_graph:
             options["trt_cuda_graph_enable"] = "True"
         return options, {"profile": profile.as_dict(), "engine_folder": engines.name, "tensorrt": trt_version}
 
@@ -183,7 +188,7 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
         cached = any(p.suffix == ".engine" for p in engines.iterdir())
         details.update(keyed)
         details["engine_cache"] = "hit" if cached else "miss (built at session creation)"
-        details["cuda_graph"] = bool(self.options.trt_cuda_graph)
+        details["cuda_graph"] = bool(self.trt.cuda_graph)
         try:
             import tensorrt  # noqa: F401  # loads libnvinfer from the wheel, so the EP's dlopen finds it
         except ImportError:

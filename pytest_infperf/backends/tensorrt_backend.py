@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..settings import BackendOptions
+    from .options import BackendOptions
 
 MIN_VERSION = (10, 0)
 STRONGLY_TYPED_FROM = (11, 0)  # TensorRT 11 removed BuilderFlag.FP16/BF16/INT8 (weak typing)
@@ -259,9 +259,9 @@ class TensorRTBackend:
     name = "tensorrt"
 
     def __init__(self, options: BackendOptions | None = None) -> None:
-        from ..settings import BackendOptions
+        from .options import BackendOptions
 
-        self.options = options or BackendOptions()
+        self.options = (options or BackendOptions()).tensorrt
 
     def unavailable_reason(self, case: Case, source: ModelSource) -> str | None:
         try:
@@ -314,13 +314,13 @@ class TensorRTBackend:
         return BuildPlan(
             onnx_path=model_path,
             model_digest=file_digest(model_path),
-            profile=ShapeProfile.for_cell(case.input_shape, case.batch, opts.trt_max_batch, opts.trt_profile),
+            profile=ShapeProfile.for_cell(case.input_shape, case.batch, opts.max_batch, opts.profile),
             precision=case.precision,
             strongly_typed=strong,
             flags=() if strong else WEAK_FLAGS[case.precision],
-            workspace_mib=opts.trt_workspace_mib,
-            opt_level=opts.trt_opt_level,
-            aux_streams=opts.trt_aux_streams,
+            workspace_mib=opts.workspace_mib,
+            opt_level=opts.opt_level,
+            aux_streams=opts.aux_streams,
         )
 
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TensorRTSession:
@@ -405,8 +405,8 @@ class TensorRTBackend:
 
         run = enqueue
         graph = None
-        details["cuda_graph"] = bool(self.options.trt_cuda_graph)
-        if self.options.trt_cuda_graph:
+        details["cuda_graph"] = bool(self.options.cuda_graph)
+        if self.options.cuda_graph:
             if stream is None:
                 raise RuntimeError(f"{case.id}: CUDA-graph replay needs cuda")
             start = time.perf_counter()

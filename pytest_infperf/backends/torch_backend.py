@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..settings import BackendOptions
+    from .options import BackendOptions
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
@@ -93,9 +93,9 @@ class TorchBackend:
     supports_inputs = True  # several / integer inputs (inputs.py)
 
     def __init__(self, options: BackendOptions | None = None) -> None:
-        from ..settings import BackendOptions
+        from .options import BackendOptions
 
-        self.options = options or BackendOptions()
+        self.options = (options or BackendOptions()).torch
 
     def unavailable_reason(self, case: Case, source: ModelSource) -> str | None:
         try:

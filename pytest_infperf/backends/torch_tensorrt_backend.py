@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from ..artifacts.models import ModelSource
     from ..matrix import Case
-    from ..settings import BackendOptions
+    from .options import BackendOptions
 
 MIN_VERSION = (2, 5)  # torch_tensorrt.save(arg_inputs=...), compile(timing_cache_path=..., cache_built_engines=...)
 PRECISIONS = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -49,9 +49,9 @@ class TorchTensorRTBackend:
     name = "torch-tensorrt"
 
     def __init__(self, options: BackendOptions | None = None) -> None:
-        from ..settings import BackendOptions
+        from .options import BackendOptions
 
-        self.options = options or BackendOptions()
+        self.options = (options or BackendOptions()).tensorrt
 
     def unavailable_reason(self, case: Case, source: ModelSource) -> str | None:
         try:
@@ -83,12 +83,12 @@ class TorchTensorRTBackend:
             "cache_built_engines": False,
             "reuse_cached_engines": False,
         }
-        if opts.trt_workspace_mib is not None:
-            kwargs["workspace_size"] = opts.trt_workspace_mib << 20
-        if opts.trt_opt_level is not None:
-            kwargs["optimization_level"] = opts.trt_opt_level
-        if opts.trt_aux_streams is not None:
-            kwargs["max_aux_streams"] = opts.trt_aux_streams
+        if opts.workspace_mib is not None:
+            kwargs["workspace_size"] = opts.workspace_mib << 20
+        if opts.opt_level is not None:
+            kwargs["optimization_level"] = opts.opt_level
+        if opts.aux_streams is not None:
+            kwargs["max_aux_streams"] = opts.aux_streams
         return kwargs
 
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
@@ -103,15 +103,15 @@ class TorchTensorRTBackend:
         opts = self.options
         parts = {
             "kind": "torch-tensorrt-program", "weights": source.weights_digest(), "input": list(case.batch_shape),
-            "precision": case.precision, "workspace_mib": opts.trt_workspace_mib, "opt_level": opts.trt_opt_level,
-            "aux_streams": opts.trt_aux_streams, "gpu": gpu_id, "torch": torch.__version__,
+            "precision": case.precision, "workspace_mib": opts.workspace_mib, "opt_level": opts.opt_level,
+            "aux_streams": opts.aux_streams, "gpu": gpu_id, "torch": torch.__version__,
             "torch_tensorrt": str(torch_tensorrt.__version__), "tensorrt": trt_version,
         }
         path = cache_dir / "infperf-torch-trt" / f"{cache_key(parts)}-{slug(source.name)}-{case.precision}.ep"
         phases: dict[str, float] = {}
         details: dict[str, object] = {"input_shape": list(case.batch_shape), "enabled_precisions": [case.precision],
-                                      "workspace_mib": opts.trt_workspace_mib, "opt_level": opts.trt_opt_level,
-                                      "aux_streams_max": opts.trt_aux_streams, "tensorrt": trt_version,
+                                      "workspace_mib": opts.workspace_mib, "opt_level": opts.opt_level,
+                                      "aux_streams_max": opts.aux_streams, "tensorrt": trt_version,
                                       "program_cache": "hit" if path.is_file() else "miss (compiled)"}
         if not path.is_file():
             model = copy.deepcopy(source.torch_module()).to(device=device, dtype=dtype).eval()

@@ -61,7 +61,7 @@ def trt(monkeypatch):
 def cell(backend: str, source, cache: Path, precision: str = "fp32", batch: int = 4, **options):
     """One cell through the plugin's runner on the CPU (device-generic path), output checked against torch fp32."""
     case = Case(backend, "cpu", precision, batch, SHAPE)
-    impl = make_backend(backend, BackendOptions(**options))
+    impl = make_backend(backend, BackendOptions.flat(**options))
     impl.prepare(source)
     return run_cell(f"t::{case.id}", case, impl, source, TimingPolicy(min_rounds=2, max_time=0.02, warmup_max_calls=3),
                     cache, 0, reference=source.reference_output, memory=False)
@@ -326,7 +326,7 @@ def ort_case(precision: str = "fp32", batch: int = 4) -> Case:
 @pytest.mark.parametrize("knobs", [{}, {"trt_workspace_mib": 1024, "trt_opt_level": 4, "trt_aux_streams": 0,
                                        "trt_cuda_graph": True}])
 def test_ort_trt_provider_options_are_the_documented_ones(source, tmp_path, precision, knobs):
-    impl = make_backend("onnxruntime-trt", BackendOptions(trt_max_batch=16, **knobs))
+    impl = make_backend("onnxruntime-trt", BackendOptions.flat(trt_max_batch=16, **knobs))
     case = ort_case(precision)
     path = impl._model_path(case, source, tmp_path, {})
     options, keyed = impl.trt_options(case, path, tmp_path, "input")
@@ -364,7 +364,7 @@ def test_ort_trt_option_check_catches_what_ort_would_reject(options, problem):
 
 def test_ort_trt_engine_folder_is_keyed_by_what_shapes_the_engines(source, tmp_path, monkeypatch):
     def folder(precision="fp32", **knobs):
-        impl = make_backend("onnxruntime-trt", BackendOptions(**{"trt_max_batch": 8, **knobs}))
+        impl = make_backend("onnxruntime-trt", BackendOptions.flat(**{"trt_max_batch": 8, **knobs}))
         case = ort_case(precision)
         path = impl._model_path(case, source, tmp_path, {})
         return impl.trt_options(case, path, tmp_path, "input")[0]["trt_engine_cache_path"]
@@ -503,9 +503,9 @@ def test_trt_family_cells_skip_with_the_install_command_here(pytester: pytest.Py
 CONFTEST_PRINT_OPTIONS = '''
 def pytest_collection_finish(session):
     from pytest_infperf.session import InfperfSession
-    options = InfperfSession.of(session.config).settings.backend_options
-    print("OPTIONS", options.trt_workspace_mib, options.trt_opt_level, options.trt_aux_streams,
-          options.trt_cuda_graph, options.trt_profile, options.trt_max_batch)
+    options = InfperfSession.of(session.config).settings.backend_options.tensorrt
+    print("OPTIONS", options.workspace_mib, options.opt_level, options.aux_streams,
+          options.cuda_graph, options.profile, options.max_batch)
 '''
 
 
