@@ -327,6 +327,7 @@ def run_cell(
         if case.concurrency > 1:
             clock = getattr(timer, "clock", time.perf_counter)
             timing, concurrent = measure_concurrent(sessions, case.batch, timing_policy, clock=clock)
+            lap("measure_s")
         else:
             with _rejected(case, inputs):
                 timing = measure(first.run, timer, timing_policy, between_blocks=_each(clocks, probe))
