@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_infperf.matrix import Case
+from pytest_infperf.measure.concurrency import ConcurrencyStats
 from pytest_infperf.measure.memory import MemoryStats
 from pytest_infperf.measure.results import CellResult, ColdStart, OutputCheck
 from pytest_infperf.measure.stats import summarize
@@ -85,4 +86,21 @@ def cell(backend: str = "torch", batch: int = 1, per_image_ms: float = 1.0, *, m
         check=OutputCheck("torch fp32", 0.0 if ok else 1.0, 1e-2),
         memory=None if mib is None else MemoryStats(rss_before_mib=100.0, rss_peak_mib=mib),
         flops_per_image=flops_per_image,
+    )
+
+
+# A fake-backend cell built directly, with concurrent users when asked (for recommend and plots unit tests).
+def fake_cell(batch: int = 1, per_call_ms: float = 1.0, *, ok: bool = True, users: int = 1,
+         images_per_s: float | None = None) -> CellResult:
+    case = Case("fake", "cpu", "fp32", batch, (3, 8, 8), concurrency=users)
+    per_call = per_call_ms / 1e3
+    samples = tuple(per_call * (1 + 0.001 * i) for i in (-2, -1, 0, 1, 2))
+    concurrency = None
+    if images_per_s is not None:
+        concurrency = ConcurrencyStats(users, 100, 1.0, images_per_s, per_call, per_call, per_call, (25,) * users)
+    return CellResult(
+        nodeid=f"test_perf.py::test_net[{case.id}]", model="net", case=case,
+        timing=Timing(samples, 1, per_call, 3, 0.01, True, 0.1), summary=summarize(samples),
+        cold=ColdStart(0.01, per_call), versions=(), check=OutputCheck("torch fp32", 0.0 if ok else 1.0, 1e-2),
+        concurrency=concurrency,
     )

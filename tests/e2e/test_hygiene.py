@@ -8,31 +8,6 @@ from pathlib import Path
 import pytest
 from helpers import FAKE_ARGS, FAKE_TEST, load_json, run_fake, saved_files
 
-from pytest_infperf.matrix import Case
-from pytest_infperf.measure.concurrency import ConcurrencyStats
-from pytest_infperf.measure.results import CellResult, ColdStart, Outcome, OutputCheck
-from pytest_infperf.measure.stats import summarize
-from pytest_infperf.measure.timing import Timing
-from pytest_infperf.report import plots, recommend
-from pytest_infperf.session import InfperfSession
-
-
-def cell(batch: int = 1, per_call_ms: float = 1.0, *, ok: bool = True, users: int = 1,
-         images_per_s: float | None = None) -> CellResult:
-    case = Case("fake", "cpu", "fp32", batch, (3, 8, 8), concurrency=users)
-    per_call = per_call_ms / 1e3
-    samples = tuple(per_call * (1 + 0.001 * i) for i in (-2, -1, 0, 1, 2))
-    concurrency = None
-    if images_per_s is not None:
-        concurrency = ConcurrencyStats(users, 100, 1.0, images_per_s, per_call, per_call, per_call, (25,) * users)
-    return CellResult(
-        nodeid=f"test_perf.py::test_net[{case.id}]", model="net", case=case,
-        timing=Timing(samples, 1, per_call, 3, 0.01, True, 0.1), summary=summarize(samples),
-        cold=ColdStart(0.01, per_call), versions=(), check=OutputCheck("torch fp32", 0.0 if ok else 1.0, 1e-2),
-        concurrency=concurrency,
-    )
-
-
 # -- 1. an interrupted session publishes no baseline ---------------------------------------------------------------
 
 STOPPING_TEST = '''
@@ -123,31 +98,6 @@ def test_a_fixture_that_is_really_unused_still_warns(fake_suite: pytest.Pytester
     assert UNUSED in result.stdout.str()
 
 
-# -- 4 and 5. recommendations ----------------------------------------------------------------------------------------
-
-
-def test_no_batch_1_pick_says_why_when_batch_1_was_measured() -> None:
-    (rec,) = recommend.recommend([cell(1, ok=False), cell(8, 4.0)])
-    assert rec.lowest_latency is None
-    assert rec.latency_missing == "none (fake-cpu-fp32-b1: wrong output)"
-    crashed = Outcome("crashed", "fake-cpu-fp32-b1", "the worker process died with SIGABRT", batch=1)
-    (rec,) = recommend.recommend([cell(8, 4.0)], outcomes={"test_perf.py::test_net[fake-cpu-fp32-b1]": crashed})
-    assert rec.latency_missing == "none (fake-cpu-fp32-b1: crashed)"
-    (rec,) = recommend.recommend([cell(8, 4.0)])
-    assert rec.latency_missing == "- (no batch-1 cell; add 1 to --infperf-batches)"
-
-
-def test_a_cell_with_an_outcome_is_never_recommended() -> None:
-    fast, slow = cell(8, 1.0), cell(8, 8.0, users=2)
-    oom = Outcome("oom", fast.case.id, "out of memory in repeat 2 of 3", batch=8)
-    (rec,) = recommend.recommend([fast, slow], outcomes={fast.nodeid: oom})
-    assert rec.fastest is slow
-    assert not recommend.usable(fast, {fast.nodeid: oom}) and recommend.usable(fast)
-
-
-# -- 6. xdist: the merged --benchmark-json goes where it was asked to -----------------------------------------------
-
-
 # -- 7. presets= in the marker ---------------------------------------------------------------------------------------
 
 
@@ -210,41 +160,3 @@ def test_the_report_has_the_summary_and_the_outcomes_once(
     assert text.count("## Cells without a measurement") == 1 and "stale" not in text
     assert ("| fake |" in text) == bool(crash_batch)  # the results table when a cell measured
     assert result.stdout.str().count(f"markdown report written to {report}") == 1
-
-
-# -- 10. plots: time per image of concurrent cells --------------------------------------------------------------------
-
-
-def test_plot_time_per_image_is_the_tables_figure_for_concurrent_users() -> None:
-    single, four = cell(1, 2.0), cell(1, 4.0, users=4, images_per_s=1000.0)
-    assert plots._per_image(single) == pytest.approx(single.per_image)
-    assert plots._per_image(four) == pytest.approx(four.per_image) == pytest.approx(1e-3)
-    series = plots._series([single, four], plots._per_image)
-    assert [p[1] for points in series.values() for p in points] == pytest.approx([2e-3, 1e-3])
-
-
-# -- 11. dead code ----------------------------------------------------------------------------------------------------
-
-
-def test_the_session_has_no_unused_sources_field() -> None:
-    assert "sources" not in InfperfSession.__dataclass_fields__
-
-
-@pytest.mark.parametrize("kind", ["path", "str"])
-def test_merged_json_option_given_as_a_path_is_written_to_that_path(tmp_path: Path, monkeypatch, kind: str) -> None:
-    """pytest-benchmark's option may be a path-like object, whose ``.name`` is only the basename."""
-    from types import SimpleNamespace
-
-    from pytest_infperf import distributed
-
-    monkeypatch.chdir(tmp_path)
-    target = tmp_path / "elsewhere" / "out.json"
-    target.parent.mkdir()
-    config = SimpleNamespace(stash=pytest.Stash(), option=SimpleNamespace(
-        benchmark_json=target if kind == "path" else str(target), benchmark_save=None, benchmark_autosave=None))
-    run = InfperfSession(settings=None, fingerprint=None)  # type: ignore[arg-type]  # only the merged JSON is read
-    run.xdist_json = [{"benchmarks": [{"fullname": "a"}]}, {"benchmarks": [{"fullname": "b"}]}]
-    run.attach(config)
-    assert distributed.save(config, object()) == [str(target)]
-    assert [b["fullname"] for b in load_json(target)["benchmarks"]] == ["a", "b"]
-    assert not (tmp_path / "out.json").exists()

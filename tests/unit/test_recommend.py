@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from helpers import cell
+from helpers import cell, fake_cell
 
+from pytest_infperf.measure.results import Outcome
 from pytest_infperf.report import recommend
 
 
@@ -40,3 +41,22 @@ def test_recommend_per_model_and_shape_ties_keep_the_first_and_b1_needs_one_user
     assert recs[0].fastest.case.id == "torch-cpu-fp32-b4"  # a tie: the cell that ran first
     assert recs[0].lowest_latency is None  # no batch-1 cell
     assert recs[1].lowest_latency is None  # batch 1 with 4 users is not single-request latency
+
+
+def test_no_batch_1_pick_says_why_when_batch_1_was_measured() -> None:
+    (rec,) = recommend.recommend([fake_cell(1, ok=False), fake_cell(8, 4.0)])
+    assert rec.lowest_latency is None
+    assert rec.latency_missing == "none (fake-cpu-fp32-b1: wrong output)"
+    crashed = Outcome("crashed", "fake-cpu-fp32-b1", "the worker process died with SIGABRT", batch=1)
+    (rec,) = recommend.recommend([fake_cell(8, 4.0)], outcomes={"test_perf.py::test_net[fake-cpu-fp32-b1]": crashed})
+    assert rec.latency_missing == "none (fake-cpu-fp32-b1: crashed)"
+    (rec,) = recommend.recommend([fake_cell(8, 4.0)])
+    assert rec.latency_missing == "- (no batch-1 cell; add 1 to --infperf-batches)"
+
+
+def test_a_cell_with_an_outcome_is_never_recommended() -> None:
+    fast, slow = fake_cell(8, 1.0), fake_cell(8, 8.0, users=2)
+    oom = Outcome("oom", fast.case.id, "out of memory in repeat 2 of 3", batch=8)
+    (rec,) = recommend.recommend([fast, slow], outcomes={fast.nodeid: oom})
+    assert rec.fastest is slow
+    assert not recommend.usable(fast, {fast.nodeid: oom}) and recommend.usable(fast)
