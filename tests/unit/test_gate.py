@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_infperf.compare import gate
-from pytest_infperf.compare.gate import GatePolicy, Status, decide
+from pytest_infperf.compare.gate import GatePolicy, Status, Verdict, decide
 from pytest_infperf.gpu import ClockStats
 from pytest_infperf.measure import stats
 from pytest_infperf.measure.results import ColdStart, Repeat, usable
@@ -366,3 +366,10 @@ def test_rounds_to_decide() -> None:
     assert gate.stats.min_attainable_p(gate.rounds_to_decide(0.3, 2, 0.01, 3), 3) < 0.01
 
 
+def test_memory_verdicts_write_mib_keys_and_time_verdicts_seconds():
+    memory = Verdict("c", Status.UNCHANGED, current_median=120.0, baseline_median=100.0, unit="MiB").to_json()
+    assert (memory["current_mib"], memory["baseline_mib"]) == (120.0, 100.0)
+    assert "current_median_s" not in memory and "baseline_median_s" not in memory
+    time = Verdict("c", Status.UNCHANGED, current_median=0.002, baseline_median=0.001).to_json()
+    assert (time["current_median_s"], time["baseline_median_s"]) == (0.002, 0.001)
+    assert "current_mib" not in time

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
+import numpy as np
 from helpers import cell
 
-from pytest_infperf.measure.results import CellResult
+from pytest_infperf.compare.gate import Status, Verdict
+from pytest_infperf.measure import runner
+from pytest_infperf.measure.results import CellResult, ColdStart, Diagnosis, Outcome, OutputCheck, Repeat
+from pytest_infperf.measure.timing import Timing
 
 
 def test_the_leak_note_uses_one_threshold(monkeypatch):
@@ -32,3 +37,41 @@ def test_combine_reports_the_least_cold_start_with_the_one_time_phases_of_the_re
     later = [Repeat(timing=timing, cold=ColdStart(load, 0.01), index=i) for i, load in ((1, 0.25), (2, 0.2))]
     cold = combine(cell(), [first, *later]).cold
     assert (cold.load_s, dict(cold.phases)) == (0.2, {"quantize_s": 0.6})  # least load + first call, quantized once
+
+
+def test_non_finite_figures_are_null_at_their_source():
+    check = runner.check_output(np.array([np.nan, 1.0]), np.ones(2), "fp32", "torch fp32")
+    assert not check.ok and check.max_rel_error is None and check.nonfinite == "output contains NaN"
+    check = runner.check_output(np.array([np.inf, 1.0]), np.ones(2), "fp32", "torch fp32")
+    assert not check.ok and check.max_rel_error is None and check.nonfinite == "output contains inf"
+    check = runner.check_output(np.ones(2), np.array([np.nan, 1.0]), "fp32", "torch fp32")
+    assert not check.ok and check.max_rel_error is None and check.nonfinite == "reference contains NaN"
+    assert runner.check_output(np.ones(2), np.ones(2), "fp32", "torch fp32").ok
+
+    idle = Diagnosis(host_enqueue_s=1e-4, device_s=0.0, launch_bound=True)
+    assert idle.ratio is None
+    samples = (1e-3, 1.1e-3, 0.9e-3)
+    repeat = Repeat(Timing(samples, 1, 1e-3, 3, 0.01, True, 0.1), ColdStart(0.01, 1e-3), diagnosis=idle)
+    assert repeat.to_json()["diagnosis"]["ratio"] is None
+
+    # an out-of-memory cell that the baseline ran: its memory figure is "none", not infinite
+    oom = Verdict("c", Status.REGRESSED, current_median=float("inf"), unit="MiB", change=float("nan"))
+    assert json.loads(json.dumps(oom.to_json(), allow_nan=False))["current_mib"] is None
+
+
+def test_the_last_guard_leaves_no_non_finite_float_anywhere():
+    from pytest_infperf.measure.results import strict_json
+
+    data = {"a": float("nan"), "b": [1.0, float("inf"), (np.float32("-inf"), np.float64(2.5))], "c": {"d": "x"}}
+    assert strict_json(data) == {"a": None, "b": [1.0, None, [None, 2.5]], "c": {"d": "x"}}
+    outcome = Outcome("oom", "c", "out of memory", memory=(("rss_mib", float("inf")),))
+    json.dumps(outcome.to_json(), allow_nan=False)
+
+
+def test_output_check_json_flags_non_finite_output():
+    check = OutputCheck("torch fp32", None, 1e-2, nonfinite="output contains NaN")
+    assert not check.ok
+    assert json.loads(json.dumps({"c": check.to_json()}, allow_nan=False))["c"] == {
+        "reference": "torch fp32", "max_rel_error": None, "tolerance": 1e-2, "nonfinite": "output contains NaN",
+        "ok": False,
+    }

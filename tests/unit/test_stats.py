@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_infperf.measure import stats
+from pytest_infperf.measure.stats import summarize
 
 
 def test_summarize_gives_median_spread_and_pytest_benchmarks_quartiles():
@@ -44,3 +45,16 @@ def test_mann_whitney_sees_a_shift_and_not_noise():
     assert stats.mann_whitney_p([x * 1.1 for x in base], base, "greater") < 1e-6
     assert stats.mann_whitney_p(list(1.0 + rng.normal(0, 0.01, 30)), base, "greater") > 0.01
     assert stats.min_attainable_p(3, 3) == pytest.approx(1 / 20)
+
+
+def test_quartiles_follow_pytest_benchmarks_definition():
+    from pytest_benchmark.stats import Stats
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 57, 100):
+        data = list(rng.lognormal(0.0, 0.3, n))
+        ours, theirs = summarize(data), Stats()
+        for x in data:
+            theirs.update(x)
+        assert (ours.q1, ours.q3) == pytest.approx((theirs.q1, theirs.q3), rel=1e-12), n
+    assert summarize([1.0, 2.0, 3.0, 4.0]).q1 == 1.5  # numpy's linear percentile says 1.75
