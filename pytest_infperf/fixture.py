@@ -15,7 +15,7 @@ import pytest
 
 from . import compare, progress
 from .artifacts.models import ModelSource, ModelSpec
-from .compare import gate
+from .compare import gate, schema
 from .errors import ModelError
 from .inputs import unsupported_reason
 from .matrix import Case
@@ -76,7 +76,7 @@ def record_in_pytest_benchmark(benchmark: Any, result: CellResult) -> None:
         warmup_s=result.timing.warmup_time,
         warmup_settled=result.timing.warmup_settled,
     )
-    benchmark.extra_info["infperf"] = result.to_json()
+    benchmark.extra_info["infperf"] = schema.cell_to_json(result)
 
 
 def cache_dir(config: pytest.Config) -> Path:

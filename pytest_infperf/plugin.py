@@ -20,8 +20,8 @@ from .artifacts.models import ModelSpec
 from .backends import REGISTRY, make_backend
 from .compare import baseline as baseline_mod
 from .compare import fingerprint
-from .compare.baseline import SCHEMA
 from .compare.gate import GateMode
+from .compare.schema import SCHEMA
 from .compare.storage import install as install_atomic_storage
 from .errors import ModelError
 from .fixture import InfPerf

@@ -8,42 +8,17 @@ Nothing here ever writes or deletes a file; writing is storage.py's.
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import BaselineError
-from ..measure import stats
-from ..measure.results import cached_seconds, cold_start_seconds
+from .schema import MIGRATIONS, OLDEST, SCHEMA, RecordError, cell_from_json, migrate
 
-# Schema 2 adds the run-level ``infperf`` object beside machine_info: {"schema": 2, "outcomes": {fullname:
-# {"status": "oom" | "crashed" | "timeout" | "error", "cell": ..., "message": ..., ...}}} for cells without timing.
-# Schema 3 measures each cell several times: ``extra_info.infperf.repeats`` holds every repeat's raw samples, cold
-# start and SM clock, and pytest-benchmark's ``stats`` are the fastest repeat's (the figure the gate compares).
-# A schema-2 file is one repeat per cell: its ``stats.data``.
-SCHEMA = 3
 _NAME = re.compile(r"^(\d{4})_(.*)\.json$")
 _RESAVE = "save a fresh baseline on this machine with: pytest perf_tests --benchmark-save=NAME"
-
-
-def _from_1(data: dict[str, Any]) -> dict[str, Any]:
-    """Schema 1 had no run-level outcomes: every cell it names was measured."""
-    info = {**data["machine_info"]["infperf"], "schema": 2}
-    return {**data, "machine_info": {**data["machine_info"], "infperf": info}, "infperf": {"schema": 2, "outcomes": {}}}
-
-
-def _from_2(data: dict[str, Any]) -> dict[str, Any]:
-    """Schema 2 measured each cell once: its samples are its one repeat (the reader falls back to stats.data)."""
-    info = {**data["machine_info"]["infperf"], "schema": 3}
-    return {**data, "machine_info": {**data["machine_info"], "infperf": info}}
-
-
-# from_version -> function returning the data in from_version + 1. Applied in memory only: files are never rewritten.
-MIGRATIONS: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2}
-OLDEST = min(MIGRATIONS, default=SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -136,7 +111,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
         raise _fail(path, "was not written by pytest-infperf (machine_info has no 'infperf' fingerprint)",
                     f"keep plain pytest-benchmark files out of the baseline folder, or {_RESAVE}")
     written = _schema_of(path, info.get("schema"), restore)
-    data = _migrate(data, written)
+    data = migrate(data, written)
     if info.get("fingerprint") != fingerprint:
         raise _fail(path, f"was made on another machine (fingerprint {info.get('fingerprint')!r}, "
                           f"this machine is {fingerprint!r}) and is not comparable",
@@ -149,57 +124,26 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     sm_clock: dict[str, float] = {}
     for bench in data["benchmarks"]:
         try:
-            fullname = bench["fullname"]
-            samples = bench["stats"]["data"]
-        except (KeyError, TypeError):
-            raise _fail(path, "has a benchmark without 'fullname' or raw samples ('stats.data')", restore) from None
-        if not _usable(samples):
-            raise _fail(path, f"has no usable raw samples for {fullname}", restore)
-        extra = (bench.get("extra_info") or {}).get("infperf") or {}
-        repeats = extra.get("repeats") or []
-        if not isinstance(repeats, list) or not all(isinstance(r, dict) and _usable(r.get("samples"))
-                                                    for r in repeats):
-            raise _fail(path, f"has a repeat without usable raw samples for {fullname}", restore)
-        cells[fullname] = (tuple(tuple(float(x) for x in r["samples"]) for r in repeats)
-                           or (tuple(float(x) for x in samples),))
-        if (extra.get("diagnosis") or {}).get("launch_bound") or any(
-                (r.get("diagnosis") or {}).get("launch_bound") for r in repeats):
-            launch_bound.add(fullname)
-        peaks = [float(r["memory_peak_mib"]) for r in repeats if _finite(r.get("memory_peak_mib"))]
-        peak = (extra.get("memory") or {}).get("peak_mib")
-        if peaks or _finite(peak):
-            memory[fullname] = tuple(peaks) or (float(peak),)
-        clock = ((extra.get("device_state") or {}).get("end") or {}).get("sm_clock_mhz")
-        steady = [r for r in repeats if not r.get("throttled")] or repeats
-        if steady:
-            fastest = steady[stats.fastest([stats.summarize(r["samples"]).median for r in steady])]
-            clock = (fastest.get("clock") or {}).get("median_mhz", clock)
-        if isinstance(clock, (int, float)) and clock > 0:
-            sm_clock[fullname] = float(clock)
-        probes = [r.get("host_probes") for r in repeats]
-        if repeats and all(isinstance(p, list) and len(p) == len(r["samples"]) and all(_finite(v) and v > 0 for v in p)
-                           for p, r in zip(probes, repeats, strict=True)):
-            host_probe[fullname] = tuple(tuple(float(v) for v in p) for p in probes)
-        colds = [r["cold_start_s"] for r in repeats if isinstance(r.get("cold_start_s"), (int, float))]
-        phases = extra.get("cold_start") or {}
-        if colds:
-            cold[fullname] = float(min(colds))
-        elif isinstance(phases.get("load_s"), (int, float)) and isinstance(phases.get("first_call_s"), (int, float)):
-            cold[fullname] = cold_start_seconds(phases["load_s"], phases["first_call_s"], cached_seconds(phases))
+            cell = cell_from_json(bench)
+        except RecordError as exc:
+            raise _fail(path, str(exc), restore) from None
+        name = cell.fullname
+        cells[name] = cell.repeats
+        if cell.launch_bound:
+            launch_bound.add(name)
+        if cell.memory_mib:
+            memory[name] = cell.memory_mib
+        if cell.sm_clock_mhz is not None:
+            sm_clock[name] = cell.sm_clock_mhz
+        if cell.host_probes is not None:
+            host_probe[name] = cell.host_probes
+        if cell.cold_s is not None:
+            cold[name] = cell.cold_s
     match = _NAME.match(path.name)
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
     return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
                        frozenset(launch_bound), cold, memory, _outcomes(path, data, restore), written, sm_clock,
                        host_probe)
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _usable(samples: object) -> bool:
-    return (isinstance(samples, list) and bool(samples)
-            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in samples))
 
 
 def _schema_of(path: Path, schema: object, restore: str) -> int:
@@ -215,12 +159,6 @@ def _schema_of(path: Path, schema: object, restore: str) -> int:
         raise _fail(path, f"has baseline schema {schema}, older than this pytest-infperf can read (it {reads})",
                     f"move the file away and {_RESAVE}")
     return schema
-
-
-def _migrate(data: dict[str, Any], schema: int) -> dict[str, Any]:
-    for version in range(schema, SCHEMA):
-        data = MIGRATIONS[version](data)
-    return data
 
 
 def _outcomes(path: Path, data: dict[str, Any], restore: str) -> dict[str, str]:

@@ -149,31 +149,6 @@ class Repeat:
             dict(self.device_after).get("clock_event_reasons", []) or [])
         return POWER_CAP in ends or (self.clock is not None and self.clock.power_capped)
 
-    def to_json(self) -> dict[str, object]:
-        summary = stats.summarize(self.timing.samples)
-        return strict_json({
-            "index": self.index,
-            "worker": self.worker,
-            "started_at": self.started_at,
-            "wall_s": self.wall_s,
-            "laps": dict(self.laps),
-            "confirm": self.confirm,
-            "median_s": summary.median,
-            "rounds": len(self.timing.samples),
-            "block_size": self.timing.block_size,
-            "samples": list(self.timing.samples),
-            "cold_start": {"load_s": self.cold.load_s, "first_call_s": self.cold.first_call_s,
-                           **dict(self.cold.phases)},
-            "cold_start_s": self.cold_start_s,
-            "memory_peak_mib": self.memory_peak_mib,
-            "host_probe_s": self.host_probe_s,
-            "host_probes": list(self.host_probes),
-            "clock": asdict(self.clock) if self.clock is not None else None,
-            "throttled": self.throttled,
-            "power_capped": self.power_capped,
-            "diagnosis": asdict(self.diagnosis) | {"ratio": self.diagnosis.ratio} if self.diagnosis else None,
-        })
-
 
 CACHED_PHASES = ("export_s", "quantize_s")  # load phases that depend on on-disk caches, not on the code under test
 
@@ -344,48 +319,11 @@ class CellResult:
         tokens = tokens_per_sample(self.case)
         return None if tokens is None else self.images_per_s * tokens
 
-    def _inputs_json(self) -> dict[str, object]:
+    def inputs_json(self) -> dict[str, object]:
         """Several / integer inputs (inputs.py): their shapes and dtypes, the named dims, the unit, tokens/s."""
         if self.case.inputs is None:
             return {}
         return {**self.case.inputs.describe(dict(self.case.dims)), "tokens_per_s": self.tokens_per_s}
-
-    def to_json(self) -> dict[str, object]:
-        """The ``extra_info["infperf"]`` entry stored with the cell in pytest-benchmark's JSON (strict JSON)."""
-        return strict_json({
-            "model": self.model,
-            "cell": self.case.id,
-            "backend": self.case.backend,
-            "device": self.case.device,
-            "precision": self.case.precision,
-            "batch": self.case.batch,
-            "input_shape": list(self.case.batch_shape),
-            "time_per_batch_s": self.summary.median,
-            "time_per_image_s": self.per_image,
-            "images_per_s": self.images_per_s,
-            "flops_per_image": self.flops_per_image,
-            "tflops_per_s": self.tflops_per_s,
-            **self._inputs_json(),
-            "summary": asdict(self.summary),
-            "block_size": self.timing.block_size,
-            "warmup": {
-                "calls": self.timing.warmup_calls,
-                "time_s": self.timing.warmup_time,
-                "settled": self.timing.warmup_settled,
-            },
-            "cold_start": {
-                "load_s": self.cold.load_s, "first_call_s": self.cold.first_call_s, **dict(self.cold.phases)
-            },
-            "versions": dict(self.versions),
-            "details": dict(self.details),
-            "output_check": self.check.to_json() if self.check else None,
-            "diagnosis": asdict(self.diagnosis) | {"ratio": self.diagnosis.ratio} if self.diagnosis else None,
-            "device_state": {"start": dict(self.device_before), "end": dict(self.device_after)},
-            "memory": asdict(self.memory) | {"peak_mib": self.memory.peak_mib} if self.memory else None,
-            "concurrency": asdict(self.concurrency) | {"users": self.case.concurrency} if self.concurrency else None,
-            "notes": self.notes,
-            "repeats": [r.to_json() for r in self.repeats],
-        })
 
 
 def combine(cell: CellResult, repeats: Sequence[Repeat]) -> CellResult:

@@ -9,6 +9,7 @@ import numpy as np
 from helpers import cell
 
 from pytest_infperf.compare.gate import Status, Verdict
+from pytest_infperf.compare.schema import repeat_to_json
 from pytest_infperf.measure import runner
 from pytest_infperf.measure.results import CellResult, ColdStart, Diagnosis, Outcome, OutputCheck, Repeat
 from pytest_infperf.measure.timing import Timing
@@ -52,7 +53,7 @@ def test_non_finite_figures_are_null_at_their_source():
     assert idle.ratio is None
     samples = (1e-3, 1.1e-3, 0.9e-3)
     repeat = Repeat(Timing(samples, 1, 1e-3, 3, 0.01, True, 0.1), ColdStart(0.01, 1e-3), diagnosis=idle)
-    assert repeat.to_json()["diagnosis"]["ratio"] is None
+    assert repeat_to_json(repeat)["diagnosis"]["ratio"] is None
 
     # an out-of-memory cell that the baseline ran: its memory figure is "none", not infinite
     oom = Verdict("c", Status.REGRESSED, current_median=float("inf"), unit="MiB", change=float("nan"))

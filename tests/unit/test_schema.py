@@ -1,0 +1,47 @@
+"""compare.schema: what we write of a cell and what a baseline reads back, side by side."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from helpers import cell
+
+from pytest_infperf.compare.schema import RecordError, StoredCell, cell_from_json, cell_to_json
+from pytest_infperf.measure.results import ColdStart, Diagnosis, Repeat
+from pytest_infperf.measure.timing import Timing
+
+
+def bench(result) -> dict:
+    """One ``benchmarks`` entry as pytest-benchmark writes it, through strict JSON."""
+    record = json.loads(json.dumps(cell_to_json(result), allow_nan=False))
+    return {"fullname": result.nodeid, "stats": {"data": list(result.timing.samples)},
+            "extra_info": {"infperf": record}}
+
+
+def test_what_is_written_of_a_cell_reads_back_as_the_gate_needs_it():
+    base = cell(device="cuda")
+    repeats = tuple(
+        Repeat(Timing(tuple(x * (1 + i / 10) for x in base.timing.samples), 1, 1e-3, 3, 0.01, True, 0.1),
+               ColdStart(0.2 + i, 0.01), index=i, memory_peak_mib=100.0 + i,
+               diagnosis=Diagnosis(1e-3, 1e-3, launch_bound=i == 1),
+               host_probes=tuple(7e-6 for _ in base.timing.samples))
+        for i in range(3))
+    stored = cell_from_json(bench(dataclasses.replace(base, repeats=repeats)))
+    assert stored == StoredCell(
+        fullname=base.nodeid, repeats=tuple(r.timing.samples for r in repeats), launch_bound=True,
+        cold_s=pytest.approx(0.21), memory_mib=(100.0, 101.0, 102.0), sm_clock_mhz=None,
+        host_probes=tuple(r.host_probes for r in repeats))
+
+
+def test_a_cell_without_repeats_is_one_repeat_of_its_samples_and_unreadable_entries_say_why():
+    base = cell()
+    record = bench(base)
+    record["extra_info"]["infperf"]["repeats"] = []  # a schema-2 file: one measurement per cell
+    assert cell_from_json(record).repeats == (base.timing.samples,)
+    with pytest.raises(RecordError, match="without 'fullname'"):
+        cell_from_json({"stats": {"data": [1.0]}})
+    record["stats"]["data"] = [0.0]
+    with pytest.raises(RecordError, match="no usable raw samples"):
+        cell_from_json(record)
