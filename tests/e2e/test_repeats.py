@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 from helpers import load_json, run_fake, saved_files
 
-from pytest_infperf.measure import runner
-from pytest_infperf.measure.timing import SyncedClockTimer, TimingPolicy, measure
 from pytest_infperf.measure.worker import WorkerPool
 
 
@@ -133,51 +131,6 @@ def test_a_crash_in_a_repeat_pass_is_that_cells_outcome(fake_suite, monkeypatch)
 
 
 # -- below the plugin: the clock sampler's hook, the ONNX Runtime launch diagnosis ---------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_between_blocks_runs_once_after_each_timed_block_outside_it():
-    clock = Clock()
-    seen: list[float] = []
-
-    def call() -> None:
-        clock.now += 0.01
-
-    def between() -> None:
-        seen.append(clock.now)
-        clock.now += 5.0  # an expensive read between blocks must not show in any sample
-
-    timing = measure(call, SyncedClockTimer(clock=clock), TimingPolicy(min_rounds=4, max_time=0.0),
-                     between_blocks=between)
-    assert len(seen) == timing.rounds == 4
-    assert all(s == pytest.approx(0.01) for s in timing.samples)
-
-
-class DiagnosedSession:
-    def __init__(self, host: float, total: float) -> None:
-        self.result = (host, total)
-        self.calls = 0
-
-    def launch_diagnosis(self, calls: int) -> tuple[float, float]:
-        self.calls = calls
-        return self.result
-
-
-def test_onnxruntime_cells_get_a_launch_diagnosis_from_their_session():
-    bound = runner._diagnose(SyncedClockTimer(), (1e-3,) * 5, DiagnosedSession(0.9e-3, 1.0e-3))
-    assert bound is not None and bound.launch_bound and bound.ratio == pytest.approx(0.9)
-    session = DiagnosedSession(0.1e-3, 4.0e-3)
-    free = runner._diagnose(SyncedClockTimer(), (4e-3,) * 5, session)
-    assert free is not None and not free.launch_bound
-    assert session.calls >= runner.DIAGNOSIS_MIN_CALLS
-    assert runner._diagnose(SyncedClockTimer(), (1e-3,), object()) is None  # CPU sessions: no diagnosis
 
 
 def test_memory_peak_is_sampled_in_every_repeat_and_the_least_is_compared(fake_suite, monkeypatch):

@@ -11,7 +11,6 @@ from helpers import FAKE_ARGS, cell, run_fake
 
 from pytest_infperf.artifacts.models import ModelSpec
 from pytest_infperf.compare.gate import Status, Verdict
-from pytest_infperf.measure import flops
 from pytest_infperf.report import plots
 
 # Heavy C extensions are imported here, once: pytester's in-process runs drop modules first imported inside a run,
@@ -252,40 +251,6 @@ def _source(factory: object):
 
 
 @needs_torch
-def test_flops_of_a_conv_and_a_linear_match_the_hand_count_and_are_cached():
-    conv = _source(lambda: torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()))
-    assert flops.flops_per_image(conv, (3, 16, 16)) == CONV_FLOPS
-    assert conv.flops == {(3, 16, 16): CONV_FLOPS}
-    conv.flops[(3, 16, 16)] = 1.0  # the second call reads the cache
-    assert flops.flops_per_image(conv, (3, 16, 16)) == 1.0
-    linear = _source(lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5)))
-    assert flops.flops_per_image(linear, (3, 2, 2)) == 2 * 12 * 5
-
-
-@needs_torch
-def test_flops_fall_back_to_a_real_forward_when_meta_tensors_cannot_run_it():
-    class DataDependent(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = torch.nn.Conv2d(3, 8, 3)
-
-        def forward(self, x):
-            y = self.conv(x)
-            return y if float(y.mean()) > -1e9 else -y  # needs real values
-
-    assert flops.flops_per_image(_source(DataDependent), (3, 16, 16)) == CONV_FLOPS
-
-
-def test_flops_are_none_without_a_torch_module(tmp_path, monkeypatch):
-    onnx_file = tmp_path / "m.onnx"
-    onnx_file.write_bytes(b"")
-    assert flops.flops_per_image(ModelSpec.from_marker(str(onnx_file)).resolve(tmp_path, 0), (3, 8, 8)) is None
-    assert flops.flops_per_image(_source(lambda: {"ms": 1.0}), (3, 8, 8)) is None  # the fake backend's "model"
-    monkeypatch.setitem(sys.modules, "torch", None)  # torch missing: never imported just to count
-    assert flops.flops_per_image(_source(lambda: object()), (3, 8, 8)) is None
-
-
-@needs_torch
 def test_real_torch_cell_reports_flops_and_tflops(pytester):
     pytester.makepyfile(test_conv=ONE_CONV)
     result = pytester.runpytest("--infperf-backends=torch", "--infperf-devices=cpu", "--infperf-batches=4",
@@ -297,4 +262,3 @@ def test_real_torch_cell_reports_flops_and_tflops(pytester):
     extra = json.loads((pytester.path / "out.json").read_text())["benchmarks"][0]["extra_info"]["infperf"]
     assert extra["flops_per_image"] == CONV_FLOPS
     assert extra["tflops_per_s"] == pytest.approx(CONV_FLOPS * extra["images_per_s"] / 1e12)
-

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pytest_infperf.matrix import Case
 from pytest_infperf.measure import runner
+from pytest_infperf.measure.timing import SyncedClockTimer
 
 
 def test_random_inputs_are_drawn_once_per_shape_and_seed_and_each_cell_gets_its_own_copy():
@@ -80,3 +82,23 @@ def test_a_model_that_cannot_be_built_leaves_the_start_up_to_its_cell(tmp_path):
 
         gc.unfreeze()
         runner.clear_sources()
+
+
+class DiagnosedSession:
+    def __init__(self, host: float, total: float) -> None:
+        self.result = (host, total)
+        self.calls = 0
+
+    def launch_diagnosis(self, calls: int) -> tuple[float, float]:
+        self.calls = calls
+        return self.result
+
+
+def test_onnxruntime_cells_get_a_launch_diagnosis_from_their_session():
+    bound = runner._diagnose(SyncedClockTimer(), (1e-3,) * 5, DiagnosedSession(0.9e-3, 1.0e-3))
+    assert bound is not None and bound.launch_bound and bound.ratio == pytest.approx(0.9)
+    session = DiagnosedSession(0.1e-3, 4.0e-3)
+    free = runner._diagnose(SyncedClockTimer(), (4e-3,) * 5, session)
+    assert free is not None and not free.launch_bound
+    assert session.calls >= runner.DIAGNOSIS_MIN_CALLS
+    assert runner._diagnose(SyncedClockTimer(), (1e-3,), object()) is None  # CPU sessions: no diagnosis

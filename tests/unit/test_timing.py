@@ -80,3 +80,27 @@ def test_max_rounds_caps_the_loop():
     policy = TimingPolicy(min_block_time=0.0, max_rounds=25, max_time=100.0)
     assert measure(work.call, SyncedClockTimer(work.clock, work.sync), policy).rounds == 25
 
+
+class StillClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_between_blocks_runs_once_after_each_timed_block_outside_it():
+    clock = StillClock()
+    seen: list[float] = []
+
+    def call() -> None:
+        clock.now += 0.01
+
+    def between() -> None:
+        seen.append(clock.now)
+        clock.now += 5.0  # an expensive read between blocks must not show in any sample
+
+    timing = measure(call, SyncedClockTimer(clock=clock), TimingPolicy(min_rounds=4, max_time=0.0),
+                     between_blocks=between)
+    assert len(seen) == timing.rounds == 4
+    assert all(s == pytest.approx(0.01) for s in timing.samples)
