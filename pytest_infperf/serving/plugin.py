@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from ..session import InfperfSession
 from . import cell, env, report
 from .results import BatcherSettings, LoadSpec, Outcome, ServingResult
 from .server import RemoteEndpoint, ServerError, TritonServer, model_spec
@@ -139,6 +140,13 @@ class ServerPool:
         if self.results:
             terminalreporter.write_sep("-", "infperf serving (Triton)")
             terminalreporter.write_line(report.table(self.results))
+            run = InfperfSession.find(self.config)
+            if run is not None and run.settings.plot:
+                from .plots import write_serving_plots
+
+                folder = Path(self.config.invocation_params.dir, run.settings.plot)
+                for path in write_serving_plots(self.results, folder, run.fingerprint.key):
+                    terminalreporter.write_line(f"infperf serving plot: {path}")
 
 
 class ServingCell:

@@ -1,0 +1,42 @@
+"""serving.plots: throughput and p99 against users and request rate, one line per batcher setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_infperf.serving.plots import _series, write_serving_plots
+from pytest_infperf.serving.results import (
+    BatcherSettings,
+    LoadResult,
+    LoadSpec,
+    Outcome,
+    ServingResult,
+    TritonStats,
+)
+
+
+def served(max_batch: int, users: int = 1, rate: float = 0.0, per_s: float = 100.0, ok: bool = True) -> ServingResult:
+    spec = LoadSpec(users=users, rate=rate)
+    load = LoadResult(spec, window_s=2.0, ok=int(per_s * 2), errors=0, timeouts=0, dropped=0,
+                      latencies_s=tuple(0.001 * (1 + i / 100) * users for i in range(100)), stats=TritonStats())
+    return ServingResult("toy", "localhost:8000", BatcherSettings(max_batch=max_batch),
+                         Outcome.OK if ok else Outcome.CRASHED, load=load if ok else None)
+
+
+def test_one_line_per_batcher_setting_in_user_order_without_failed_cells():
+    cells = [served(16, 4, per_s=300.0), served(16, 1, per_s=100.0), served(8, 2, per_s=150.0),
+             served(8, 4, ok=False)]
+    lines = _series(cells, lambda r: r.load.spec.users, lambda r: r.load.inferences_per_s)
+    assert lines == {"mb8": [(2, 150.0)], "mb16": [(1, 100.0), (4, 300.0)]}
+    assert list(lines) == ["mb8", "mb16"]  # by max batch, not as strings
+
+
+def test_closed_and_open_loop_cells_get_their_own_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    cells = [served(8, u, per_s=100.0 * u) for u in (1, 2, 4)] + [served(8, rate=r) for r in (50.0, 100.0)]
+    written = write_serving_plots(cells, tmp_path / "plots", "machine-x")
+    assert [p.name for p in written] == [
+        "toy-serving-throughput-vs-users.png", "toy-serving-p99-vs-users.png",
+        "toy-serving-throughput-vs-rate.png", "toy-serving-p99-vs-rate.png",
+    ]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written)
