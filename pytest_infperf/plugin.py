@@ -425,10 +425,11 @@ def _write_report(config: pytest.Config) -> Path | None:
     """The markdown report (--infperf-report), composed whole and written once. Returns its path."""
     run = InfperfSession.of(config)
     conf = run.settings
-    if not conf.report or not (run.results or run.outcomes or run.max_batch):
+    extra = [section for section in (make() for make in run.report_sections) if section]
+    if not conf.report or not (run.results or run.outcomes or run.max_batch or extra):
         return None
     text = summary.markdown_report(run.fingerprint.key, run.results, run.time_verdicts(), run.other_verdicts(),
-                                   run.outcomes, run.max_batch, conf.reference, conf.memory_limit_mib)
+                                   run.outcomes, run.max_batch, conf.reference, conf.memory_limit_mib, extra)
     path = Path(config.invocation_params.dir, conf.report)
     atomic.write_bytes(path, text.encode())
     return path

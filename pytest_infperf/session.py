@@ -5,6 +5,7 @@ max-batch searches; under pytest-xdist also what the controller collects from it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ class InfperfSession:
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # cells without a measurement: oom, crashed, ...
     max_batch: list[MaxBatch] = field(default_factory=list)
     repeats: dict[str, list[Repeat | Outcome]] = field(default_factory=dict)  # what the interleaved passes took
+    report_sections: list[Callable[[], str]] = field(default_factory=list)  # more --infperf-report markdown (serving)
     xdist_user_disable: bool = False  # worker: the user's own --benchmark-disable
     xdist_save: Any = None  # worker: the save/autosave/json options taken over by the controller
     xdist_json: list[Any] = field(default_factory=list)  # controller: each worker's pytest-benchmark JSON

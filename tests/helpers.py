@@ -13,6 +13,14 @@ from pytest_infperf.measure.memory import MemoryStats
 from pytest_infperf.measure.results import CellResult, ColdStart, OutputCheck
 from pytest_infperf.measure.stats import summarize
 from pytest_infperf.measure.timing import Timing
+from pytest_infperf.serving.results import (
+    BatcherSettings,
+    LoadResult,
+    LoadSpec,
+    Outcome,
+    ServingResult,
+    TritonStats,
+)
 
 FAKE_TEST = '''
 import pytest
@@ -104,3 +112,12 @@ def fake_cell(batch: int = 1, per_call_ms: float = 1.0, *, ok: bool = True, user
         cold=ColdStart(0.01, per_call), versions=(), check=OutputCheck("torch fp32", 0.0 if ok else 1.0, 1e-2),
         concurrency=concurrency,
     )
+
+
+# A finished serving cell built directly (no server), for the serving report and plots unit tests.
+def served(max_batch: int, users: int = 1, rate: float = 0.0, per_s: float = 100.0, ok: bool = True) -> ServingResult:
+    spec = LoadSpec(users=users, rate=rate)
+    load = LoadResult(spec, window_s=2.0, ok=int(per_s * 2), errors=0, timeouts=0, dropped=0,
+                      latencies_s=tuple(0.001 * (1 + i / 100) * users for i in range(100)), stats=TritonStats())
+    return ServingResult("toy", "localhost:8000", BatcherSettings(max_batch=max_batch),
+                         Outcome.OK if ok else Outcome.CRASHED, load=load if ok else None)

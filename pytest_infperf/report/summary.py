@@ -114,14 +114,16 @@ def markdown_report(
     found: Sequence[MaxBatch],
     reference: str = "",
     memory_limit_mib: float | None = None,
+    extra: Sequence[str] = (),
 ) -> str:
     """The whole --infperf-report document: the results when any cell measured, then the cells without a
-    measurement, the max-batch searches and the concurrency tables."""
+    measurement, the max-batch searches and the concurrency tables, then ``extra`` sections (serving cells)."""
     if results:
         text = table.markdown(results, verdicts, machine, reference, memory_limit_mib, other_verdicts, outcomes)
     else:
         text = f"# Inference performance: {machine}\n"
     sections = report_outcomes.markdown(outcomes, found, results)
-    if sections:
-        text = text.rstrip("\n") + "\n\n" + sections
+    for section in (sections, *extra):
+        if section.strip():
+            text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     return text

@@ -49,7 +49,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "through a real Triton server (PyTriton) and load it with concurrent users or a request rate")
     if config.getoption("infperf_triton_url") and not config.getoption("infperf_triton_model"):
         raise pytest.UsageError("--infperf-triton-url: name the model too: --infperf-triton-model=NAME")
-    config.pluginmanager.register(ServerPool(config), "infperf-serving-pool")
+    pool = ServerPool(config)
+    config.pluginmanager.register(pool, "infperf-serving-pool")
+    run = InfperfSession.find(config)
+    if run is not None:
+        run.report_sections.append(pool.markdown)
 
 
 def _list(value: Any) -> list[Any]:
@@ -135,6 +139,12 @@ class ServerPool:
 
     def pytest_sessionfinish(self) -> None:
         self.stop()
+
+    def markdown(self) -> str:
+        """The serving cells' section of --infperf-report (empty without serving cells)."""
+        if not self.results:
+            return ""
+        return "## Serving (Triton)\n\n" + report.table(self.results) + "\n"
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.results:

@@ -145,10 +145,12 @@ def test_closed_loop_open_loop_and_slo_search(pytester: pytest.Pytester, serving
         """
     )
     result = pytester.runpytest(f"--infperf-serving-python={serving_python[0]}", "--benchmark-json=out.json",
-                                "-p", "no:randomly", "-v")
+                                "--infperf-report=report.md", "-p", "no:randomly", "-v")
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["*infperf serving (Triton)*", "| batcher | load | requests |*",
                                  "| mb8-qd1000 | u4 |*| ok |"])
+    report = (pytester.path / "report.md").read_text()  # the serving cells' table in --infperf-report too
+    assert "## Serving (Triton)" in report and "| mb8-qd1000 | r40 |" in report
     cells = _cells(_json(pytester))
     assert set(cells) == {"mb8-qd1000-u1", "mb8-qd1000-u2", "mb8-qd1000-u4", "mb8-qd1000-r40", "mb8-u2"}
     first, u4, open_loop = (cells[k]["extra_info"]["infperf_serving"] for k in

@@ -3,24 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from helpers import served
 
 from pytest_infperf.serving.plots import _series, write_serving_plots
-from pytest_infperf.serving.results import (
-    BatcherSettings,
-    LoadResult,
-    LoadSpec,
-    Outcome,
-    ServingResult,
-    TritonStats,
-)
-
-
-def served(max_batch: int, users: int = 1, rate: float = 0.0, per_s: float = 100.0, ok: bool = True) -> ServingResult:
-    spec = LoadSpec(users=users, rate=rate)
-    load = LoadResult(spec, window_s=2.0, ok=int(per_s * 2), errors=0, timeouts=0, dropped=0,
-                      latencies_s=tuple(0.001 * (1 + i / 100) * users for i in range(100)), stats=TritonStats())
-    return ServingResult("toy", "localhost:8000", BatcherSettings(max_batch=max_batch),
-                         Outcome.OK if ok else Outcome.CRASHED, load=load if ok else None)
 
 
 def test_one_line_per_batcher_setting_in_user_order_without_failed_cells():
