@@ -87,6 +87,17 @@ class BaselineSet:
         return self.newest.outcomes.get(fullname) if self.runs else None
 
 
+_PARTIAL_TOKEN = re.compile(r"[-+.eE]{1,2}|t|tr|tru|f|fa|fal|fals|n|nu|nul")
+
+
+def truncated(text: str, exc: json.JSONDecodeError) -> bool:
+    """Whether the text stops mid-document rather than holding a wrong character: the parser failed at its end, in an
+    unterminated string, or on the start of a token the end cut off ("4.1e-" of 4.1e-05, "tr" of true; the parser
+    reads "4.1" and then stops at "e-")."""
+    rest = text[exc.pos:].rstrip()
+    return not rest or exc.msg.startswith("Unterminated string") or bool(_PARTIAL_TOKEN.fullmatch(rest))
+
+
 def _fail(path: Path, problem: str, fix: str) -> BaselineError:
     return BaselineError(f"baseline {path}: {problem}; {fix}")
 
@@ -100,9 +111,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        # an unterminated string can only end at the end of the text
-        ended = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
-        what = "truncated" if ended else "corrupt"
+        what = "truncated" if truncated(text, exc) else "corrupt"
         raise _fail(path, f"is not valid JSON, the file is {what} ({exc.msg} at line {exc.lineno})", restore) from exc
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise _fail(path, "is not a pytest-benchmark result (no 'benchmarks' list)", restore)
