@@ -42,6 +42,8 @@ def main() -> None:
                              "gate = what the gate does (compare.judge.host_judged)")
     parser.add_argument("--repeat-floor", type=float, default=None,
                         help="percent sigma of launch-bound GPU cells' fastest repeat (ini infperf_repeat_floor)")
+    parser.add_argument("--device-floor", type=float, default=None,
+                        help="percent sigma of device-bound GPU cells between sessions (ini infperf_device_floor)")
     parser.add_argument("--cpu-probe", action="store_true",
                         help="divide CPU cells by their CPU probe too (recorded since 2026-11-29; the gate does not)")
     parser.add_argument("--quiet", action="store_true", help="only the table, not each regressed/noisy cell")
@@ -49,6 +51,8 @@ def main() -> None:
     policy = gate.GatePolicy(threshold=args.threshold / 100)
     if args.repeat_floor is not None:
         policy = dataclasses.replace(policy, repeat_floor=args.repeat_floor / 100)
+    if args.device_floor is not None:
+        policy = dataclasses.replace(policy, device_floor=args.device_floor / 100)
     base = cells(args.baseline)
     print(f"| session | threshold | {' | '.join(s.value for s in gate.Status)} |")
     print("|---|---|" + "---|" * len(gate.Status))
@@ -62,7 +66,8 @@ def main() -> None:
             lb = launch_bound(info) or launch_bound(base[name])
             floor = policy.floor(info["device"], lb, min(len(steady), len(runs[0])))
             current = [r["samples"] for r in steady]
-            verdict = gate.decide(info["cell"], current, runs, policy, floor=floor)
+            device_bound = info["device"] == "cuda" and not lb
+            verdict = gate.decide(info["cell"], current, runs, policy, floor=floor, device_bound=device_bound)
             normal = None
             probe = judge.host_probe(info["device"], lb, cpu=args.cpu_probe)
             if probe and args.host != "off":

@@ -46,7 +46,8 @@ INI_ONLY: tuple[tuple[str, str, str], ...] = (
     ("launch_bound_noise", "one repeat per run: least between-run noise (percent, sigma) of launch-bound GPU "
      "cells", "20"),
     ("repeat_floor", "several repeats per run: least noise (percent, sigma) of the fastest-repeat figure of "
-     "launch-bound GPU cells", "2"),
+     "launch-bound GPU cells", "4"),
+    ("device_floor", "least noise (percent, sigma) of a device-bound GPU cell's figure between sessions", "1"),
     ("repeat_order", "how a cell's repeats are spread: interleaved (a pass over the whole matrix per repeat, before "
      "the tests report; the default) or consecutive (each test measures its repeats in turn; always under xdist)",
      "interleaved"),
@@ -232,6 +233,7 @@ def load(
         memory_threshold_mib=_number(config, "memory_threshold_mib", 0, 10**7),
         max_limit=_number(config, "max_limit", 1, 10000) / 100,
         repeat_floor=_number(config, "repeat_floor", 0, 1000) / 100,
+        device_floor=_number(config, "device_floor", 0, 1000) / 100,
         cold_floor_s=_number(config, "cold_floor_ms", 0, 10**7) / 1000,
         clock_tolerance=_number(config, "clock_tolerance", 0, 1000) / 100,
     )

@@ -45,7 +45,10 @@ class GatePolicy:
     # three runs, and the least sigma of CPU cells
     launch_bound_noise: float = 0.20  # one repeat per run only: least sigma of launch-bound GPU cells (their
     # single-process medians switch between a fast and a slow mode: H100 8-20 %, H200 up to 70 %)
-    repeat_floor: float = 0.02  # several repeats: least sigma of the fastest-repeat figure of launch-bound GPU cells
+    repeat_floor: float = 0.04  # several repeats: least sigma of the fastest-repeat figure of launch-bound GPU cells
+    # (H200, 5 A/A sessions after one save: their host-normalised fastest repeat moved by up to +12.6 %)
+    device_floor: float = 0.01  # least sigma of a device-bound GPU cell's figure between sessions (H200, 35 A/A
+    # compares of 7 device-bound cells: rms 1.0 %, at most +3.4 %)
     max_limit: float = 0.50  # cap on the noise allowance: a larger change always counts (if significant)
     cold_threshold: float = 1.0  # cold start (load + first call) is noisier: only a change beyond this counts ...
     cold_floor_s: float = 0.25  # ... and beyond this many seconds
@@ -59,12 +62,12 @@ class GatePolicy:
         """Least between-run sigma of a cell's figure. CPU cells: a shared CPU slows down for whole sessions (this
         project's 2-core VM: all six repeats of an A/A session 26 % slower than the baseline's), which no repeat
         within a session can see, so their floor stays wide. Launch-bound GPU cells switch host modes from one repeat
-        to the next (H200): a single median per run needs a wide floor, the fastest of several repeats a narrow one.
-        Device-bound GPU cells have none."""
+        to the next (H200): a single median per run needs a wide floor, the fastest of several repeats a narrower
+        one. Device-bound GPU cells move least, but by more than their repeats within one session show."""
         if device == "cpu":
             return self.noise_prior
         if not launch_bound:
-            return 0.0
+            return self.device_floor
         return self.repeat_floor if repeats >= 2 else self.launch_bound_noise
 
 
@@ -86,8 +89,10 @@ class Verdict:
     rounds_needed: int | None = None  # noisy: rounds of this run that would likely decide it
     repeats: int = 0  # repeats of the current run that were compared
     baseline_repeats: int = 0  # repeats of the newest baseline run
-    repeat_spread: float | None = None  # relative gap between the two fastest repeats of a run, the largest
+    repeat_spread: float | None = None  # log gap between the two fastest repeats of a run (device-bound GPU cells: the
+    # fastest and the slowest), the largest over the runs
     limited_by: str = ""  # which allowance set the limit: threshold, repeats, runs, floor, prior, cap
+    device_bound: bool = False  # a device-bound GPU cell: its floor and repeats' spread are of that kind
 
     def to_json(self) -> dict[str, object]:
         """Strict JSON; the figures under names that carry their unit (seconds, or MiB for memory verdicts). An
@@ -127,7 +132,7 @@ class Verdict:
         elif self.baseline_runs:
             parts.append(f"{self.baseline_runs} baseline run(s)")
         if self.floor:
-            parts.append(f"host-bound cell: σ ≥ {self.floor:.0%}")
+            parts.append(f"{'device' if self.device_bound else 'host'}-bound cell: σ ≥ {self.floor:.0%}")
         if self.p_value is not None:
             parts.append(f"Mann-Whitney p={self.p_value:.2g}")
         return ", ".join(parts)
@@ -169,12 +174,13 @@ Repeats = Sequence[Sequence[float]]  # one run of a cell: its repeats, each a se
 
 
 def _allowances(
-    current: Sequence[float], runs: Sequence[Sequence[float]], gate_policy: GatePolicy, floor: float
+    current: Sequence[float], runs: Sequence[Sequence[float]], gate_policy: GatePolicy, floor: float,
+    device_bound: bool = False,
 ) -> tuple[dict[str, float], float | None, float | None]:
     """Each noise allowance that applies (relative change), the repeats' spread and the runs' sigma."""
     k = len(runs)
     allow: dict[str, float] = {}
-    spread = stats.repeat_spread([current, *runs])
+    spread = stats.repeat_spread([current, *runs], whole=device_bound)
     if spread is not None:
         allow["repeats"] = math.expm1(spread)
     sigma = None
@@ -198,10 +204,12 @@ def decide(
     source: str = "",
     floor: float = 0.0,
     unstable: str = "",
+    device_bound: bool = False,
 ) -> Verdict:
     """``current``: this run's repeats (each a sequence of raw samples); ``baseline_runs``: the baseline runs',
     newest last. ``unstable``: why this run's device state makes a comparison meaningless (throttling, other
-    clocks); the verdict is then "unstable" with the numbers kept, never regressed or improved."""
+    clocks); the verdict is then "unstable" with the numbers kept, never regressed or improved. ``device_bound``:
+    a device-bound GPU cell, whose repeats' whole range counts as their spread (`stats.repeat_spread`)."""
     cur_medians = [stats.summarize(rep).median for rep in current]
     cur = stats.run_estimate(cur_medians)
     if not baseline_runs:
@@ -212,7 +220,7 @@ def decide(
     base = stats.center([stats.run_estimate(m) for m in run_medians])
     change = cur / base - 1.0
     k = len(run_medians)
-    allow, spread, sigma = _allowances(cur_medians, run_medians, gate_policy, floor)
+    allow, spread, sigma = _allowances(cur_medians, run_medians, gate_policy, floor, device_bound)
     # Assumed and estimated noise (prior, floor, the runs' spread) is capped: a change beyond max_limit counts however
     # noisy the cell is thought to be. The repeats' own disagreement is measured in these very runs and is not:
     # a launch-bound H200 cell whose repeats read 0.92 and 1.56 ms shows that +69 % is within its noise.
@@ -233,7 +241,7 @@ def decide(
     common = dict(
         current_median=cur, baseline_median=base, change=change, limit=limit, sigma=sigma,
         baseline_runs=k, p_value=p_value, baseline_source=source, floor=floor, repeats=len(current),
-        baseline_repeats=len(run_medians[-1]), repeat_spread=spread, limited_by=limited_by,
+        baseline_repeats=len(run_medians[-1]), repeat_spread=spread, limited_by=limited_by, device_bound=device_bound,
     )
     magnitude = abs(math.log1p(change))
 

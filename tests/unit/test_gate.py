@@ -40,6 +40,7 @@ def test_estimator_is_the_fastest_repeat_and_spread_is_the_gap_of_the_two_fastes
     assert stats.fastest([1.3, 1.0, 2.2]) == 1
     assert stats.repeat_spread([[1.3, 1.0, 2.2], [5.0]]) == pytest.approx(np.log(1.3))
     assert stats.repeat_spread([[1.0], [2.0]]) is None
+    assert stats.repeat_spread([[1.3, 1.0, 2.2], [5.0]], whole=True) == pytest.approx(np.log(2.2))
 
 
 def test_aa_with_one_save_is_unchanged():
@@ -128,18 +129,58 @@ def test_single_run_launch_bound_change_gets_the_floor():
 
 
 def test_floors_are_per_kind_of_cell_and_narrow_with_repeats():
-    assert POLICY.floor("cuda", launch_bound=False, repeats=1) == 0.0
+    assert POLICY.floor("cuda", launch_bound=False, repeats=1) == POLICY.device_floor == 0.01
     assert POLICY.floor("cpu", launch_bound=False, repeats=1) == POLICY.noise_prior
     assert POLICY.floor("cuda", launch_bound=True, repeats=1) == POLICY.launch_bound_noise
     assert POLICY.floor("cpu", launch_bound=False, repeats=3) == POLICY.noise_prior  # whole sessions drift on a CPU
-    assert POLICY.floor("cuda", launch_bound=True, repeats=3) == POLICY.repeat_floor
-    assert POLICY.floor("cuda", launch_bound=False, repeats=3) == 0.0
+    assert POLICY.floor("cuda", launch_bound=True, repeats=3) == POLICY.repeat_floor == 0.04
+    assert POLICY.floor("cuda", launch_bound=False, repeats=3) == POLICY.device_floor
     # one repeat per run: three close runs of a host-bound cell still allow +20 %; the device-bound cell regresses
     tight = [repeats(1.0, seed=1), repeats(1.003, seed=2), repeats(0.998, seed=3)]
     cpu = decide("c", repeats(1.2, seed=9), tight, POLICY, floor=POLICY.floor("cpu", False, 1))
-    device = decide("c", repeats(1.2, seed=9), tight, POLICY, floor=POLICY.floor("cuda", False, 1))
+    device = decide("c", repeats(1.2, seed=9), tight, POLICY, floor=POLICY.floor("cuda", False, 1),
+                    device_bound=True)
     assert cpu.status is Status.NOISY and "host-bound cell: σ ≥ 10%" in cpu.evidence
-    assert device.status is Status.REGRESSED
+    assert device.status is Status.REGRESSED and "device-bound cell: σ ≥ 1%" in device.evidence
+
+
+THRESHOLD_3 = GatePolicy(threshold=0.03)
+
+
+def test_at_threshold_3_a_device_bound_cell_in_its_slower_mode_is_not_a_regression():
+    # onnxruntime CUDA fp16 b64 on the H200 (fourth session): the save's repeats 2.555/2.579/2.645 ms, a later A/A
+    # session's all at 2.64 ms (+3.4 %). The whole range of the save's repeats (3.5 %) is its measured spread.
+    base = [repeats(2.555, 2.579, 2.645, seed=1, spread=0.002)]
+    current = repeats(2.642, 2.642, 2.651, seed=2, spread=0.002)
+    floor = THRESHOLD_3.floor("cuda", False, 3)
+    verdict = decide("onnxruntime-cuda-fp16-b64", current, base, THRESHOLD_3, floor=floor, device_bound=True)
+    assert verdict.status is Status.NOISY and verdict.limited_by == "repeats", verdict.message()
+    assert verdict.repeat_spread == pytest.approx(math.log(2.645 / 2.555), abs=0.003)
+    # judged by the gap of the two fastest repeats only (0.9 %), the same A/A would fail
+    assert decide("c", current, base, THRESHOLD_3, floor=floor).status is Status.REGRESSED
+
+
+def test_at_threshold_3_a_5_percent_slowdown_of_a_tight_device_bound_cell_regresses():
+    # conv stack on the H200: repeats within 0.6-1.7 %, 1.05x seen as +4.4 %: beyond the 1 % floor's 3.3 % limit
+    base = [repeats(3.822, 3.83, 3.845, seed=1, spread=0.002)]
+    floor = THRESHOLD_3.floor("cuda", False, 3)
+    slower = decide("c", repeats(3.99, 4.02, 4.05, seed=2, spread=0.002), base, THRESHOLD_3, floor=floor,
+                    device_bound=True)
+    assert slower.status is Status.REGRESSED and slower.limited_by == "floor", slower.message()
+    assert slower.limit == pytest.approx(stats.prior_limit(0.01, 1, THRESHOLD_3.confidence))
+    same = decide("c", repeats(3.83, 3.84, 3.85, seed=3, spread=0.002), base, THRESHOLD_3, floor=floor,
+                  device_bound=True)
+    assert same.status is Status.UNCHANGED
+
+
+def test_at_threshold_3_a_launch_bound_cell_within_its_floor_is_noisy_and_25_percent_regresses():
+    # launch-bound H200 cells: fastest repeat +7.6 ... +12.6 % between A/A sessions (host-normalised)
+    base = [repeats(1.355, 1.39, 1.76, seed=1, spread=0.01)]
+    floor = THRESHOLD_3.floor("cuda", True, 3)
+    aa = decide("c", repeats(1.458, 1.506, 1.51, seed=2, spread=0.01), base, THRESHOLD_3, floor=floor)
+    assert aa.status is Status.NOISY and aa.limited_by == "floor", aa.message()
+    slower = decide("c", repeats(1.70, 1.72, 1.75, seed=3, spread=0.01), base, THRESHOLD_3, floor=floor)
+    assert slower.status is Status.REGRESSED, slower.message()
 
 
 def test_a_small_threshold_decides_a_small_change_of_a_device_bound_cell():
