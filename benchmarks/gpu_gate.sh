@@ -4,8 +4,8 @@
 #   bash benchmarks/gpu_gate.sh aa SECONDS [BASELINE.json]  # default suite: one save (or the given one), then A/A
 #                                                            # compares while SECONDS allow
 #   bash benchmarks/gpu_gate.sh warm SECONDS                 # default suite: --benchmark-disable to fill the
-#                                                            # export/inductor caches, one timed save (AA3=1: and an
-#                                                            # A/A at --infperf-threshold=3), then default A/As
+#                                                            # export/inductor caches, one timed save, then A/As
+#                                                            # (AAARGS=--infperf-threshold=3: each A/A at 3 %)
 #   FIRST=N bash benchmarks/gpu_gate.sh more SECONDS         # more default A/As against that save, labelled wN-...
 #   bash benchmarks/gpu_gate.sh chain                        # launch chain: save, A/A, 1.25x (host-normalised)
 #   bash benchmarks/gpu_gate.sh detect                       # conv stack and launch chain: A/A, injected slowdowns
@@ -30,7 +30,8 @@ aa_while_budget() {  # BUDGET PER STORAGE PREFIX FIRST
   local i=$5
   while [ $(( $(date +%s) - start + $2 )) -lt "$1" ]; do
     timeout $(( $1 - ($(date +%s) - start) )) bash -c "$(declare -f cal); OUT=$OUT cal --suite perf_tests \
-      --baseline-runs 0 --aa-runs 1 --slowdowns '' --storage $3 --label $4$i-" ; i=$((i + 1))
+      --baseline-runs 0 --aa-runs 1 --slowdowns '' --storage $3 --label $4$i- ${AAARGS:+--aa-args=$AAARGS}"
+    i=$((i + 1))
   done
 }
 case "${1:-aa}" in
@@ -54,12 +55,7 @@ warm)
   [ -n "${SKIPWARM:-}" ] || timeout 300 python3 -m pytest perf_tests -q --no-header -p no:randomly \
     --benchmark-disable > "$OUT/warmup.log" 2>&1
   echo "warm-up (--benchmark-disable: caches only, nothing measured or saved): exit $?, $(( $(date +%s) - t0 )) s"
-  if [ -n "${AA3:-}" ]; then  # the first A/A at --infperf-threshold=3
-    cal --suite perf_tests --baseline-runs 1 --aa-runs 1 --aa-args=--infperf-threshold=3 --slowdowns '' \
-      --storage $keep/warm --label w-
-  else
-    cal --suite perf_tests --baseline-runs 1 --aa-runs 0 --slowdowns '' --storage $keep/warm --label w-
-  fi
+  cal --suite perf_tests --baseline-runs 1 --aa-runs 0 --slowdowns '' --storage $keep/warm --label w-
   aa_while_budget "$budget" "${PER:-180}" "$keep/warm" w "${FIRST:-1}"
   ;;
 more)  # more A/A compares against the warm save of an earlier call on the same (still warm) machine
@@ -82,7 +78,7 @@ cap)
   common="--infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 --infperf-batches=64"
   nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > "$OUT/json/smi-cap.csv" &
   smi=$!
-  cal -k test_gemm_stack $common --aa-runs 1 --slowdowns 1.15,1.2 --storage "$keep/gemm" --label gemm- \
+  cal -k test_gemm_stack $common --aa-runs 1 --slowdowns ${CAPSLOW:-1.15,1.2} --storage "$keep/gemm" --label gemm- \
     --out "$OUT/detect-gemm.md"
   cal -k test_gemm_stack $common --baseline-runs 0 --aa-runs 1 --slowdowns 1.05 --storage "$keep/gemm" \
     --label gemm3- --out "$OUT/detect-gemm-threshold3.md" --infperf-threshold=3
