@@ -12,6 +12,7 @@
 #   bash benchmarks/gpu_gate.sh host                         # launch-bound cells with the host probe: save, 3 A/A;
 #                                                            # launch chain save, A/A, 1.25x
 #   bash benchmarks/gpu_gate.sh cap                          # GEMM stack at the power cap: A/A, injected slowdowns
+#   bash benchmarks/gpu_gate.sh cap3                         # the same at --infperf-threshold=3: save, A/A, 1.05x
 # Each session's output, JSON and table land in $OUT; baselines are kept under /tmp/infperf-gate while warm.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
@@ -95,6 +96,14 @@ print(f"nvidia-smi every 0.5 s: {len(rows)} samples, {len(busy)} above 200 W, {l
       f" max power {max((float(r[1].split()[0]) for r in busy), default=0):.0f} W,"
       f" SM clock {min((r[0] for r in busy), default='-')} .. {max((r[0] for r in busy), default='-')}")
 PY
+  ;;
+cap3)  # GEMM stack at the power cap, at --infperf-threshold=3: save, A/A, 1.05x
+  nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > "$OUT/json/smi-cap.csv" &
+  smi=$!
+  cal -k test_gemm_stack --infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 \
+    --infperf-batches=64 --aa-runs 1 --aa-args=--infperf-threshold=3 --slowdowns 1.05 \
+    --slowdown-args=--infperf-threshold=3 --storage "$keep/gemm3" --label gemm3- --out "$OUT/detect-gemm-threshold3.md"
+  kill $smi
   ;;
 detect)
   common="--infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16"

@@ -567,7 +567,33 @@ def export_onnx_inputs(module: Any, inputs: Inputs, dynamic: Mapping[str, Mappin
                        path: Path, model: str) -> None:
     """Export with every input named as in ``inputs`` (forward's keyword arguments, or ``input0..`` positionally),
     dynamic axes for the batch and the named dims, every output tensor named ``output0..`` with a dynamic batch.
-    One export serves every batch and every value of the named dims."""
+    One export serves every batch and every value of the named dims.
+
+    fp16: the module is cast and exported as it is; when that graph is mistyped (the TorchScript exporter leaves
+    some constants of a half-precision Hugging Face BERT in fp32: "LayerNormalization ... bound to different
+    types", which onnxruntime refuses to load), the fp32 export is converted to fp16 instead, with onnxruntime's
+    own converter (`onnxruntime.transformers.float16`, as its transformer optimizer does). The cache only ever holds
+    a checked file."""
+    from .artifacts import atomic
+
+    unchecked = path.with_name(f"{path.stem}.unchecked.onnx")
+    try:
+        _export_inputs(module, inputs, dynamic, precision, unchecked, model)
+        mistyped = onnx_type_error(unchecked) if precision == "fp16" else ""
+        if not mistyped:
+            unchecked.replace(path)
+            return
+        from . import progress
+
+        progress.report(f"the fp16 export of {model} is mistyped ({mistyped[:120]}); converting its fp32 export")
+        _export_inputs(module, inputs, dynamic, "fp32", unchecked, model)
+        atomic.write_bytes(path, fp32_onnx_to_fp16(unchecked).SerializeToString())
+    finally:
+        unchecked.unlink(missing_ok=True)
+
+
+def _export_inputs(module: Any, inputs: Inputs, dynamic: Mapping[str, Mapping[int, str]], precision: str,
+                   path: Path, model: str) -> None:
     import torch
 
     from .artifacts.models import cast_copy, onnx_export
@@ -582,3 +608,24 @@ def export_onnx_inputs(module: Any, inputs: Inputs, dynamic: Mapping[str, Mappin
     axes = {**{name: dict(a) for name, a in dynamic.items()}, **{name: {0: "batch"} for name in output_names}}
     onnx_export(_Positional(net, inputs), _positional(example), path, list(inputs.names), output_names, axes,
                 f"{type(module).__name__} ({inputs.describe()})")
+
+
+def onnx_type_error(path: Path) -> str:
+    """Why the ONNX file at ``path`` does not type-check (ONNX's full check, with strict shape and type inference:
+    what onnxruntime also refuses at load), or "" when it does."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        return str(exc).strip().splitlines()[0]
+    return ""
+
+
+def fp32_onnx_to_fp16(path: Path) -> Any:
+    """The fp32 model at ``path`` converted to fp16, inputs and outputs included (onnxruntime's converter; ops it
+    cannot run in fp16 stay fp32 behind casts)."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    return convert_float_to_float16(onnx.load(str(path)), keep_io_types=False)

@@ -351,3 +351,29 @@ def test_bert_suite_skips_with_the_install_command_without_transformers(pytester
     result = pytester.runpytest(*RUN, "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*pip install 'pytest-infperf?transformers?'*"])
+
+
+def test_a_half_precision_bert_export_loads_in_onnxruntime(tmp_path):
+    """BERT (transformers) cast to fp16 exports a mistyped graph (fp32 constants beside fp16 LayerNorm weights:
+    onnxruntime refused it on the H200, "Type parameter (T) of Optype (LayerNormalization) bound to different
+    types"); the export then converts the fp32 export instead, and the cached file loads and runs."""
+    transformers = pytest.importorskip("transformers", reason="pip install 'pytest-infperf[transformers]'")
+    import onnxruntime
+
+    from pytest_infperf import inputs as spec_inputs
+
+    config = transformers.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                                     vocab_size=100)
+    model = transformers.BertModel(config).eval()
+    spec = spec_inputs.parse({"input_ids": dict(shape=("seq",), dtype="int64", low=0, high=100),
+                              "attention_mask": dict(shape=("seq",), dtype="int64", fill=1)},
+                             {"seq": [8]}, "sequence", "seq")
+    generated = spec_inputs.generate(spec, 2, {"seq": 8}, seed=0)
+    path = tmp_path / "bert-fp16.onnx"
+    spec_inputs.export_onnx_inputs(model, generated, spec_inputs.dynamic_axes(spec, generated), "fp16", path, "bert")
+    assert spec_inputs.onnx_type_error(path) == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bert-fp16.onnx"]  # no unchecked file left behind
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert {i.name: i.type for i in session.get_inputs()} == {"input_ids": "tensor(int64)",
+                                                              "attention_mask": "tensor(int64)"}
+    assert all(o.type == "tensor(float16)" for o in session.get_outputs())
