@@ -340,6 +340,48 @@ def decide_cold(
                    detail="cold start (load + first call, export excluded)")
 
 
+def decide_values(
+    cell: str, current: Sequence[float], baseline: Sequence[Sequence[float]], threshold: float, floor: float = 0.0,
+    confidence: float = 0.99, source: str = "", what: str = "",
+) -> Verdict:
+    """A figure measured once per repeat, lower is better (a serving cell's seconds per inference, its p99): the
+    least of the current repeats against the baseline runs' least (their median over runs), the same fastest-repeat
+    estimator as `decide`. No rank test: one value per repeat. The limit is the threshold, the whole range of either
+    run's repeats (they are spread over the session like a device-bound cell's) and the kind's floor
+    (`stats.prior_limit`); a slowdown within it is `noisy`, a speed-up within it `unchanged`. ``what`` names the
+    figure in the detail."""
+    values = [float(v) for v in current]
+    runs = [[float(v) for v in run] for run in baseline if len(run)]
+    if not values:
+        raise ValueError("decide_values needs at least one current value")
+    now = min(values)
+    if not runs:
+        return Verdict(cell, Status.NO_BASELINE, now, detail=f"no stored {what or 'figure'} for this cell",
+                       repeats=len(values))
+    base = stats.center([min(run) for run in runs])
+    change = now / base - 1.0 if base > 0 else 0.0
+    spread = stats.repeat_spread([values, *runs], whole=True)
+    allow = {"threshold": threshold}
+    if spread is not None:
+        allow["repeats"] = math.expm1(spread)
+    if floor > 0:
+        allow["floor"] = stats.prior_limit(floor, len(runs), confidence)
+    limit, limited_by = max((v, n) for n, v in allow.items())
+    common = dict(current_median=now, baseline_median=base, change=change, limit=limit, baseline_runs=len(runs),
+                  baseline_source=source, floor=floor, repeats=len(values), baseline_repeats=len(runs[-1]),
+                  repeat_spread=spread, limited_by=limited_by)
+    magnitude = abs(math.log1p(change))
+    if magnitude <= math.log1p(threshold):
+        return Verdict(cell, Status.UNCHANGED, **common, detail=what)
+    if magnitude <= math.log1p(limit):
+        if change < 0:
+            return Verdict(cell, Status.UNCHANGED, **common, detail=f"{what}: {change:+.1%} faster, within the noise")
+        return Verdict(cell, Status.NOISY, **common,
+                       detail=f"{what}: {change:+.1%} is beyond the {threshold:.0%} threshold but within this "
+                              f"cell's noise (±{limit:.1%}, {limited_by}); more repeats or baseline runs narrow it")
+    return Verdict(cell, Status.REGRESSED if change > 0 else Status.IMPROVED, **common, detail=what)
+
+
 def decide_memory(cell: str, current: Sequence[float], baseline: Sequence[Sequence[float]], gate_policy: GatePolicy,
                   rss: bool = False) -> Verdict:
     """Peak memory regresses when each run's least repeat peak grew by more than the threshold in % *and* by more

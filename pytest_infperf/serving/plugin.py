@@ -14,20 +14,23 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..compare.gate import GateMode
+from ..fixture import InfperfRegressionWarning
 from ..session import InfperfSession
-from . import cell, env, report
+from . import cell, env, gate, report
 from .results import BatcherSettings, LoadSpec, Outcome, ServingResult
 from .server import RemoteEndpoint, ServerError, TritonServer, model_spec
 
 MARKER = "infperf_serving"
 MARKER_KEYS = {"model", "input_shape", "name", "max_batch", "users", "rate", "batch", "queue_delay_us", "preferred",
-               "instances", "duration_s", "warmup_s", "timeout_s", "procs", "backend", "ceiling", "slo"}
+               "instances", "duration_s", "warmup_s", "timeout_s", "procs", "backend", "ceiling", "slo", "repeats"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "python, else this one)")
     group.addoption("--infperf-slo-ms", type=float, default=None,
                     help="serving cells: also search the highest Poisson request rate whose p99 stays under this")
+    group.addoption("--infperf-p99-threshold", type=float, default=25.0,
+                    help="serving cells, when comparing: percent growth of p99 latency below which it is unchanged "
+                         "(throughput takes --infperf-threshold)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -150,6 +156,13 @@ class ServerPool:
         if self.results:
             terminalreporter.write_sep("-", "infperf serving (Triton)")
             terminalreporter.write_line(report.table(self.results))
+            for result in self.results:
+                for kind, verdict in result.verdicts.items():
+                    if verdict["status"] != "unchanged":
+                        terminalreporter.write_line(f"serving {kind}: {result.model} {verdict['status']}: "
+                                                    f"{verdict['change']:+.1%} (limit ±{verdict['limit']:.1%})"
+                                                    if verdict.get("change") is not None else
+                                                    f"serving {kind}: {result.model} {verdict['status']}")
             run = InfperfSession.find(self.config)
             if run is not None and run.settings.plot:
                 from .plots import write_serving_plots
@@ -204,15 +217,29 @@ class ServingCell:
                                             log_tail=exc.log_tail)
                 self._record()
                 pytest.fail(f"{self.request.node.nodeid}: {exc}", pytrace=False)
+        run = InfperfSession.find(self.config)
+        repeats = int(kw.get("repeats") or (run.settings.repeats if run is not None else 1))
         result = cell.measure(python, libdir, endpoint, self.case.load, pool.workdir / "load", model=name,
                               cold=fresh, ceiling=bool(kw.get("ceiling", True)),
-                              shape=shape if self.case.batcher is None else None, slo_ms=slo)
+                              shape=shape if self.case.batcher is None else None, slo_ms=slo, repeats=repeats)
+        verdicts = None
+        if result.outcome is Outcome.OK and run is not None and run.baseline is not None and run.baseline.runs:
+            verdicts = gate.judge(
+                self.case.id, result, gate.stored([r.path for r in run.baseline.runs], self.request.node.nodeid),
+                run.settings.gate_policy, self.config.getoption("infperf_p99_threshold") / 100, run.baseline.source)
+            result = replace(result, verdicts=verdicts.to_json())
         self.result = result
         self._record()
         if result.outcome is not Outcome.OK:
             pool.stop()
             pytest.fail(f"{self.request.node.nodeid}: server {result.outcome.value}:\n" + "\n".join(result.log_tail),
                         pytrace=False)
+        if verdicts is not None and verdicts.regressions() and run is not None:
+            if run.settings.gate is GateMode.FAIL:
+                pytest.fail("\n".join(verdicts.regressions()), pytrace=False)
+            if run.settings.gate is GateMode.WARN:
+                for failure in verdicts.regressions():
+                    warnings.warn(InfperfRegressionWarning(failure), stacklevel=2)
         return result
 
     def _record(self) -> None:
@@ -239,6 +266,8 @@ class ServingCell:
         for part in ("load", "ceiling"):
             if data[part]:
                 data[part].pop("latencies_s")
+        for repeat in data["repeats"]:
+            repeat.pop("latencies_s")
         benchmark.extra_info["infperf_serving"] = data
 
 

@@ -199,6 +199,8 @@ class ServingResult:
     slo_ms: float | None = None
     slo_rate: float | None = None  # highest request rate found whose p99 stayed under slo_ms
     slo_probes: tuple[tuple[float, float | None], ...] = ()  # (rate, p99 ms) tried by the search
+    repeats: tuple[LoadResult, ...] = ()  # every load window of the cell, in order (``load`` is the fastest)
+    verdicts: dict[str, Any] = field(default_factory=dict)  # "throughput"/"p99" -> Verdict.to_json(), when compared
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -208,6 +210,7 @@ class ServingResult:
             "ceiling": self.ceiling.to_json() if self.ceiling else None,
             "start_s": _finite(self.start_s), "log_tail": list(self.log_tail), "slo_ms": self.slo_ms,
             "slo_rate": _finite(self.slo_rate), "slo_probes": [[r, _finite(p)] for r, p in self.slo_probes],
+            "repeats": [r.to_json() for r in self.repeats], "verdicts": dict(self.verdicts),
         }
 
     @classmethod
@@ -220,4 +223,6 @@ class ServingResult:
             ceiling=LoadResult.from_json(data["ceiling"]) if data.get("ceiling") else None,
             start_s=data.get("start_s"), log_tail=tuple(data.get("log_tail", ())), slo_ms=data.get("slo_ms"),
             slo_rate=data.get("slo_rate"), slo_probes=tuple((r, p) for r, p in data.get("slo_probes", ())),
+            repeats=tuple(LoadResult.from_json(r) for r in data.get("repeats", ())),
+            verdicts=dict(data.get("verdicts") or {}),
         )

@@ -55,3 +55,17 @@ def crash_on_call() -> Any:
         return x
 
     return call
+
+
+def busy_env() -> Any:
+    """A toy whose execution takes ``$INFPERF_TOY_SLEEP_MS`` (default 2) ms whatever the batch, read when the server
+    builds it: the serving gate's tests make the same model slower between sessions."""
+    import os
+
+    seconds = float(os.environ.get("INFPERF_TOY_SLEEP_MS", "2")) / 1e3
+
+    def call(x: Any) -> Any:
+        time.sleep(seconds)
+        return x[:, :1] * 2
+
+    return call

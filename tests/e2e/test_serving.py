@@ -26,7 +26,7 @@ from pytest_infperf.serving.results import (
 from pytest_infperf.serving.server import ServerError, TritonServer, model_spec
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = "duration_s=1.5, warmup_s=0.3"
+FAST = "duration_s=1.5, warmup_s=0.3, repeats=1"
 
 
 @pytest.fixture(scope="session")
@@ -165,6 +165,40 @@ def test_closed_loop_open_loop_and_slo_search(pytester: pytest.Pytester, serving
     assert cells["mb8-qd1000-u1"]["stats"]["rounds"] == first["load"]["ok"]  # one sample per request
     slo = cells["mb8-u2"]["extra_info"]["infperf_serving"]
     assert slo["slo_ms"] == 100.0 and slo["slo_rate"] > 0 and len(slo["slo_probes"]) == 5
+
+
+def test_the_gate_fails_a_slower_served_model_and_passes_the_same_one(
+    pytester: pytest.Pytester, serving_python: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One save (two repeats), an A/A compare, then the served model 4x slower: throughput and p99 regress and the
+    cell fails; every verdict is in the JSON."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.infperf_serving(model="pytest_infperf.serving.toys:busy_env", input_shape=(8,), max_batch=[4],
+                                     users=[2], ceiling=False, repeats=2, duration_s=1.5, warmup_s=0.3)
+        def test_served(infperf_serving):
+            infperf_serving.run()
+        """
+    )
+    args = [f"--infperf-serving-python={serving_python[0]}", "-p", "no:randomly",
+            f"--benchmark-storage=file://{pytester.path / 'baselines'}"]
+    monkeypatch.setenv("INFPERF_TOY_SLEEP_MS", "5")
+    pytester.runpytest(*args, "--benchmark-save=base").assert_outcomes(passed=1)
+    saved = next((pytester.path / "baselines").rglob("0001_base.json"))
+    assert len(json.loads(saved.read_text())["benchmarks"][0]["extra_info"]["infperf_serving"]["repeats"]) == 2
+    aa = pytester.runpytest(*args, "--benchmark-compare", "--benchmark-json=aa.json")
+    aa.assert_outcomes(passed=1)
+    same = _json(pytester, "aa.json")["benchmarks"][0]["extra_info"]["infperf_serving"]["verdicts"]
+    assert same["throughput"]["status"] in ("unchanged", "improved", "noisy"), same
+    monkeypatch.setenv("INFPERF_TOY_SLEEP_MS", "20")
+    slow = pytester.runpytest(*args, "--benchmark-compare", "--benchmark-json=slow.json")
+    slow.assert_outcomes(failed=1)
+    slow.stdout.fnmatch_lines(["*serving throughput regression: mb4-u2: regressed*inferences/s*"])
+    verdicts = _json(pytester, "slow.json")["benchmarks"][0]["extra_info"]["infperf_serving"]["verdicts"]
+    assert verdicts["throughput"]["status"] == "regressed" and verdicts["throughput"]["change"] > 1.0
+    assert verdicts["p99"]["status"] == "regressed" and verdicts["throughput"]["repeats"] == 2
 
 
 def test_a_server_that_fails_to_start_fails_its_cells_with_its_log(
