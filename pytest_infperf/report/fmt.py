@@ -12,15 +12,24 @@ MISSING = "-"
 Rows = tuple[list[str], list[list[str]]]
 
 
+def time_unit(seconds: float, micro: str = "us") -> tuple[float, str]:
+    """The factor and unit that suit a time: s from 1 s, ms from 1 ms, else ``micro`` (µs). A plot's axis takes the
+    unit of its largest value, so every value on it is written in one unit."""
+    if seconds >= 1.0:
+        return 1.0, "s"
+    if seconds >= 1e-3:
+        return 1e3, "ms"
+    return 1e6, micro
+
+
 def fmt_time(seconds: float | None, digits: int = 3, micro: str = "us") -> str:
     """A time in the unit that suits it: ``1.234 s``, ``12.345 ms``, ``56.7 us`` (``micro`` spells the last)."""
     if seconds is None or not math.isfinite(seconds):
         return MISSING
-    if seconds >= 1.0:
-        return f"{seconds:.{digits}f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.{digits}f} ms"
-    return f"{seconds * 1e6:.1f} {micro}"
+    scale, unit = time_unit(seconds, micro)
+    if scale == 1e6:
+        digits = 1  # microseconds: a tenth is precise enough
+    return f"{seconds * scale:.{digits}f} {unit}"
 
 
 def fmt_ms(seconds: float | None, digits: int = 2) -> str:

@@ -19,7 +19,7 @@ import pytest
 from ..compare.gate import Status, Verdict
 from ..measure.results import CellResult
 from . import recommend
-from .fmt import fmt_time
+from .fmt import fmt_time, time_unit
 
 INSTALL = "pip install matplotlib  (or pip install 'pytest-infperf[plot]')"
 _DPI = 110
@@ -91,15 +91,6 @@ def _series(cells: Sequence[CellResult], value: Any, spread: Any = None) -> dict
         lo, hi = (spread(r) if spread is not None else None) or (y, y)
         out.setdefault(_series_key(r, shapes, users), []).append((r.case.batch, y, min(lo, y), max(hi, y)))
     return {k: sorted(v) for k, v in out.items()}
-
-
-def _time_unit(values: Sequence[float]) -> tuple[float, str]:
-    top = max(values)
-    if top < 1e-3:
-        return 1e6, "µs"
-    if top < 1.0:
-        return 1e3, "ms"
-    return 1.0, "s"
 
 
 def _plain(value: float, _pos: object = None) -> str:
@@ -174,7 +165,7 @@ def time_per_image_plot(model: str, cells: Sequence[CellResult], machine: str, p
     series = _series(cells, _per_image, _per_image_iqr)
     if not series:
         return None
-    scale, unit = _time_unit([p[3] for points in series.values() for p in points])
+    scale, unit = time_unit(max(p[3] for points in series.values() for p in points), "µs")
     return _line_plot(series, f"{model}: time per image vs batch (median; bars: IQR of the rounds)\n{machine}",
                       f"time per image ({unit}, lower is better)", path, scale, legend_title=_legend_title(cells))
 
