@@ -63,6 +63,11 @@ def fmt_mib(mib: float | None) -> str:
     return MISSING if mib is None or not math.isfinite(mib) else f"{mib:,.1f} MiB"
 
 
+def fmt_dims(dims: Sequence[tuple[str, int]], joiner: str = "=") -> str:
+    """A cell's named dims (Case.dims): ``seq=128 n=6``; ``joiner=""`` writes them as cell ids do, ``seq128``."""
+    return " ".join(f"{name}{joiner}{value}" for name, value in dims)
+
+
 def columns(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> list[str]:
     """An aligned plain-text table (header, dashes, rows); the columns numbered in ``right`` align right."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]

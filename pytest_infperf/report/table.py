@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from ..compare.gate import Status, Verdict
 from ..measure.results import CellResult, Outcome
 from . import recommend
-from .fmt import MISSING, columns, fmt_flops, fmt_mib, fmt_tflops, fmt_time, markdown_table
+from .fmt import MISSING, columns, fmt_dims, fmt_flops, fmt_mib, fmt_tflops, fmt_time, markdown_table
 
 
 def _shape(r: CellResult) -> str:
@@ -119,9 +119,9 @@ def _throughput(cell: CellResult) -> str:
 
 def recommendation_lines(results: Sequence[CellResult], memory_limit_mib: float | None = None,
                          outcomes: Mapping[str, Outcome] | None = None) -> list[str]:
-    """One line per model (and input shape): fastest per image, lowest latency at batch 1, fastest within the
-    memory limit when one is given. ``outcomes`` (the session's crashed/OOM/... cells) say why a measured batch-1
-    cell gave no pick."""
+    """One line per model (and input shape and named dims' values): fastest per image, lowest latency at batch 1,
+    fastest within the memory limit when one is given. ``outcomes`` (the session's crashed/OOM/... cells) say why a
+    measured batch-1 cell gave no pick."""
     lines = []
     for rec in recommend.recommend(results, memory_limit_mib, outcomes):
         parts = [
@@ -140,8 +140,8 @@ def recommendation_lines(results: Sequence[CellResult], memory_limit_mib: float 
                              f"{fmt_mib(recommend.peak_mib(small))})")
             else:
                 parts.append(f"{label}: none (no cell has a memory figure; memory sampling is ini infperf_memory)")
-        shape = "x".join(map(str, rec.input_shape))
-        lines.append(f"recommended for {rec.model} ({shape}): " + "; ".join(parts))
+        what = ", ".join(part for part in ("x".join(map(str, rec.input_shape)), fmt_dims(rec.dims)) if part)
+        lines.append(f"recommended for {rec.model}{f' ({what})' if what else ''}: " + "; ".join(parts))
     return lines
 
 
