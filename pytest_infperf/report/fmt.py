@@ -5,7 +5,7 @@ A leaf module (no imports from the package), so the compare layer's verdict mess
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 MISSING = "-"
 
@@ -61,6 +61,12 @@ def fmt_tflops(tflops: float | None) -> str:
 
 def fmt_mib(mib: float | None) -> str:
     return MISSING if mib is None or not math.isfinite(mib) else f"{mib:,.1f} MiB"
+
+
+def one_unit(units: Iterable[str]) -> str:
+    """The per-sample unit of a table or plot: the cells' own when they agree (image, sequence, ...), else "sample"."""
+    distinct = set(units)
+    return distinct.pop() if len(distinct) == 1 else "sample"
 
 
 def fmt_dims(dims: Sequence[tuple[str, int]], joiner: str = "=") -> str:

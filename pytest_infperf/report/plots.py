@@ -19,7 +19,7 @@ import pytest
 from ..compare.gate import Status, Verdict
 from ..measure.results import CellResult
 from . import recommend
-from .fmt import fmt_dims, fmt_time, time_unit
+from .fmt import fmt_dims, fmt_time, one_unit, time_unit
 
 INSTALL = "pip install matplotlib  (or pip install 'pytest-infperf[plot]')"
 _DPI = 110
@@ -119,7 +119,7 @@ def _plain(value: float, _pos: object = None) -> str:
 
 def _line_plot(
     series: Mapping[tuple[str, ...], list[Point]], title: str, ylabel: str, path: Path, scale: float = 1.0,
-    log_y: bool = True, legend_title: str = "backend device precision",
+    log_y: bool = True, legend_title: str = "backend device precision", unit: str = "image",
 ) -> Path:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
@@ -154,7 +154,7 @@ def _line_plot(
     if len(batches) == 1:
         (only,) = batches
         ax.set_xlim(only / 1.5, only * 1.5)
-    ax.set_xlabel("batch size (images per call, log scale)")
+    ax.set_xlabel(f"batch size ({unit}s per call, log scale)")
     ax.set_ylabel(ylabel)
     fig.suptitle(title)
     ax.grid(True, which="major", alpha=0.3)
@@ -168,6 +168,13 @@ def _colours(n: int) -> list[Any]:
 
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _unit(cells: Sequence[CellResult]) -> str:
+    """What one sample is called on the axes (image, sequence, ...; "sample" when the model's tests disagree)."""
+    from ..inputs import unit
+
+    return one_unit(unit(r.case) for r in cells)
 
 
 def _per_image(r: CellResult) -> float | None:
@@ -185,10 +192,11 @@ def time_per_image_plot(model: str, cells: Sequence[CellResult], machine: str, p
     series = _series(cells, _per_image, _per_image_iqr)
     if not series:
         return None
-    scale, unit = time_unit(max(p[3] for points in series.values() for p in points), "µs")
-    title = f"{_model_title(model, cells)}: time per image vs batch (median; bars: IQR of the rounds)\n{machine}"
-    return _line_plot(series, title, f"time per image ({unit}, lower is better)", path, scale,
-                      legend_title=_legend_title(cells))
+    scale, time = time_unit(max(p[3] for points in series.values() for p in points), "µs")
+    sample = _unit(cells)
+    title = f"{_model_title(model, cells)}: time per {sample} vs batch (median; bars: IQR of the rounds)\n{machine}"
+    return _line_plot(series, title, f"time per {sample} ({time}, lower is better)", path, scale,
+                      legend_title=_legend_title(cells), unit=sample)
 
 
 def memory_plot(model: str, cells: Sequence[CellResult], machine: str, path: Path) -> Path | None:
@@ -198,7 +206,8 @@ def memory_plot(model: str, cells: Sequence[CellResult], machine: str, path: Pat
     kinds = {_memory_kind(r) for r in cells if r.memory is not None}
     what = " / ".join(sorted(kinds)) or "peak"
     return _line_plot(series, f"{_model_title(model, cells)}: peak memory vs batch\n{machine}",
-                      f"peak memory (MiB, {what})", path, log_y=False, legend_title=_legend_title(cells))
+                      f"peak memory (MiB, {what})", path, log_y=False, legend_title=_legend_title(cells),
+                      unit=_unit(cells))
 
 
 def _memory_kind(r: CellResult) -> str:

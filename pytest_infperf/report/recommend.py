@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..inputs import unit
 from ..measure.results import CellResult, Outcome
 
 NO_BATCH_1 = "- (no batch-1 cell; add 1 to --infperf-batches)"
@@ -37,6 +38,7 @@ class Recommendation:
     smallest_memory: CellResult | None = None  # the cell with the least known peak memory (when none fits)
     # what to show instead of lowest_latency when it is None: batch 1 was not selected, or why its cells are unusable
     latency_missing: str = NO_BATCH_1
+    unit: str = "image"  # what one sample is called (inputs.unit: image, sequence, ...)
 
 
 def _value(get: Callable[[], float]) -> float | None:
@@ -159,6 +161,6 @@ def recommend(
             fastest=_best(ok, images_per_s, highest=True),
             lowest_latency=_best(b1, latency_s, highest=False),
             memory_limit_mib=memory_limit_mib, within_memory=within, smallest_memory=smallest,
-            latency_missing=missing,
+            latency_missing=missing, unit=unit(cells[0].case),
         ))
     return out

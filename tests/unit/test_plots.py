@@ -41,3 +41,25 @@ def test_a_plot_of_cells_with_named_dims_is_written(tmp_path) -> None:
     cells = [dims_cell(CALLABLE, {"seq": v}, "torch", b, v / 100) for v in (128, 512) for b in (1, 8)]
     written = plots.write_plots(cells, {}, tmp_path, "machine")
     assert [p.name for p in written] == ["net-time-per-image.png"]  # no memory sampled: no memory plot
+
+
+def test_plot_axes_and_titles_name_the_tests_unit(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("matplotlib")
+    drawn = []
+
+    def figure(width, height):
+        fig, ax = make(width, height)
+        drawn.append((fig, ax))
+        return fig, ax
+
+    make = plots._figure
+    monkeypatch.setattr(plots, "_figure", figure)
+    cells = [dims_cell(SPECS, {"seq": 128}, "torch", b, mib=100.0 * b) for b in (1, 8)]
+    plots.time_per_image_plot("bert", cells, "machine", tmp_path / "t.png")
+    plots.memory_plot("bert", cells, "machine", tmp_path / "m.png")
+    (fig, ax), (_, memory_ax) = drawn
+    assert ax.get_xlabel() == memory_ax.get_xlabel() == "batch size (sequences per call, log scale)"
+    assert ax.get_ylabel() == "time per sequence (ms, lower is better)"
+    assert fig._suptitle.get_text().startswith("bert (seq=128): time per sequence vs batch")
+    plots.time_per_image_plot("net", [fake_cell(1)], "machine", tmp_path / "image.png")
+    assert drawn[-1][1].get_xlabel() == "batch size (images per call, log scale)"  # the default unit
