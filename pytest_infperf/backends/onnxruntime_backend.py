@@ -125,8 +125,9 @@ class OnnxRuntimeBackend:
         if case.device == "cpu" and self.cuda_graph:
             return f"{case.id}: {self.name} uses CUDA graphs; select --infperf-devices=cuda"
         if case.precision == "int8" and case.inputs is not None:
-            return (f"{case.id}: int8 for models with several or integer inputs (inputs=) is not implemented yet "
-                    "(the calibration reader feeds one float input); measure fp32/fp16")
+            other = "fp32 or fp16" if case.device == "cuda" else "fp32"  # fp16 on cpu is skipped too
+            return (f"{case.id}: {self.name} int8 for models with several or integer inputs (inputs=) is not "
+                    f"implemented yet (its calibration reader feeds one float input); measure this model in {other}")
         if case.precision == "int8" and self.cuda_graph:
             # seen on an H100 with onnxruntime-gpu 1.31.1: the Q/DQ model keeps nodes on the CPU (21 Memcpy nodes)
             # and the session refuses graph capture

@@ -5,22 +5,31 @@ A leaf module (no imports from the package), so the compare layer's verdict mess
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 MISSING = "-"
 
 Rows = tuple[list[str], list[list[str]]]
 
 
+def time_unit(seconds: float, micro: str = "us") -> tuple[float, str]:
+    """The factor and unit that suit a time: s from 1 s, ms from 1 ms, else ``micro`` (µs). A plot's axis takes the
+    unit of its largest value, so every value on it is written in one unit."""
+    if seconds >= 1.0:
+        return 1.0, "s"
+    if seconds >= 1e-3:
+        return 1e3, "ms"
+    return 1e6, micro
+
+
 def fmt_time(seconds: float | None, digits: int = 3, micro: str = "us") -> str:
     """A time in the unit that suits it: ``1.234 s``, ``12.345 ms``, ``56.7 us`` (``micro`` spells the last)."""
     if seconds is None or not math.isfinite(seconds):
         return MISSING
-    if seconds >= 1.0:
-        return f"{seconds:.{digits}f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.{digits}f} ms"
-    return f"{seconds * 1e6:.1f} {micro}"
+    scale, unit = time_unit(seconds, micro)
+    if scale == 1e6:
+        digits = 1  # microseconds: a tenth is precise enough
+    return f"{seconds * scale:.{digits}f} {unit}"
 
 
 def fmt_ms(seconds: float | None, digits: int = 2) -> str:
@@ -52,6 +61,17 @@ def fmt_tflops(tflops: float | None) -> str:
 
 def fmt_mib(mib: float | None) -> str:
     return MISSING if mib is None or not math.isfinite(mib) else f"{mib:,.1f} MiB"
+
+
+def one_unit(units: Iterable[str]) -> str:
+    """The per-sample unit of a table or plot: the cells' own when they agree (image, sequence, ...), else "sample"."""
+    distinct = set(units)
+    return distinct.pop() if len(distinct) == 1 else "sample"
+
+
+def fmt_dims(dims: Sequence[tuple[str, int]], joiner: str = "=") -> str:
+    """A cell's named dims (Case.dims): ``seq=128 n=6``; ``joiner=""`` writes them as cell ids do, ``seq128``."""
+    return " ".join(f"{name}{joiner}{value}" for name, value in dims)
 
 
 def columns(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> list[str]:

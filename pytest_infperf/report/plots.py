@@ -19,7 +19,7 @@ import pytest
 from ..compare.gate import Status, Verdict
 from ..measure.results import CellResult
 from . import recommend
-from .fmt import fmt_time
+from .fmt import fmt_dims, fmt_time, one_unit, time_unit
 
 INSTALL = "pip install matplotlib  (or pip install 'pytest-infperf[plot]')"
 _DPI = 110
@@ -59,10 +59,21 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
     return fig, fig.add_subplot()
 
 
-def _series_key(r: CellResult, shapes: bool, users: bool) -> tuple[str, ...]:
+def _axes(cells: Sequence[CellResult]) -> tuple[bool, bool, bool]:
+    """Which of shape, named dims and users tell a model's series apart. The dims count apart from the shape (a
+    callable's inputs have shape (), and a dim need not be in the first input); the shape is shown only where it
+    varies beyond what the dims say."""
+    dims = {r.case.dims for r in cells}
+    shaped = {(tuple(r.case.input_shape), r.case.dims) for r in cells}
+    return len(shaped) > len(dims), len(dims) > 1, len({r.case.concurrency for r in cells}) > 1
+
+
+def _series_key(r: CellResult, shapes: bool, dims: bool, users: bool) -> tuple[str, ...]:
     key = (r.case.backend, r.case.device, r.case.precision)
     if shapes:
         key += ("x".join(map(str, r.case.input_shape)),)
+    if dims:
+        key += (fmt_dims(r.case.dims),)
     if users:
         key += (f"{r.case.concurrency} users",)
     return key
@@ -72,34 +83,34 @@ Point = tuple[int, float, float, float]  # batch, value, low and high end of its
 
 
 def _legend_title(cells: Sequence[CellResult]) -> str:
+    shapes, dims, users = _axes(cells)
     title = "backend device precision"
-    if len({tuple(r.case.input_shape) for r in cells}) > 1:
+    if shapes:
         title += " shape"
-    if len({r.case.concurrency for r in cells}) > 1:
+    if dims:
+        title += " " + " ".join(dict.fromkeys(name for r in cells for name, _ in r.case.dims))
+    if users:
         title += " users"
     return title
 
 
+def _model_title(model: str, cells: Sequence[CellResult]) -> str:
+    """The model's name, with its named dims' values when every cell has the same (else the legend shows them)."""
+    combos = {r.case.dims for r in cells}
+    only = next(iter(combos)) if len(combos) == 1 else ()
+    return f"{model} ({fmt_dims(only)})" if only else model
+
+
 def _series(cells: Sequence[CellResult], value: Any, spread: Any = None) -> dict[tuple[str, ...], list[Point]]:
-    shapes = len({tuple(r.case.input_shape) for r in cells}) > 1
-    users = len({r.case.concurrency for r in cells}) > 1
+    axes = _axes(cells)
     out: dict[tuple[str, ...], list[Point]] = {}
     for r in cells:
         y = value(r)
         if y is None or not math.isfinite(y):
             continue
         lo, hi = (spread(r) if spread is not None else None) or (y, y)
-        out.setdefault(_series_key(r, shapes, users), []).append((r.case.batch, y, min(lo, y), max(hi, y)))
+        out.setdefault(_series_key(r, *axes), []).append((r.case.batch, y, min(lo, y), max(hi, y)))
     return {k: sorted(v) for k, v in out.items()}
-
-
-def _time_unit(values: Sequence[float]) -> tuple[float, str]:
-    top = max(values)
-    if top < 1e-3:
-        return 1e6, "µs"
-    if top < 1.0:
-        return 1e3, "ms"
-    return 1.0, "s"
 
 
 def _plain(value: float, _pos: object = None) -> str:
@@ -108,7 +119,7 @@ def _plain(value: float, _pos: object = None) -> str:
 
 def _line_plot(
     series: Mapping[tuple[str, ...], list[Point]], title: str, ylabel: str, path: Path, scale: float = 1.0,
-    log_y: bool = True, legend_title: str = "backend device precision",
+    log_y: bool = True, legend_title: str = "backend device precision", unit: str = "image",
 ) -> Path:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
@@ -143,7 +154,7 @@ def _line_plot(
     if len(batches) == 1:
         (only,) = batches
         ax.set_xlim(only / 1.5, only * 1.5)
-    ax.set_xlabel("batch size (images per call, log scale)")
+    ax.set_xlabel(f"batch size ({unit}s per call, log scale)")
     ax.set_ylabel(ylabel)
     fig.suptitle(title)
     ax.grid(True, which="major", alpha=0.3)
@@ -157,6 +168,13 @@ def _colours(n: int) -> list[Any]:
 
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _unit(cells: Sequence[CellResult]) -> str:
+    """What one sample is called on the axes (image, sequence, ...; "sample" when the model's tests disagree)."""
+    from ..inputs import unit
+
+    return one_unit(unit(r.case) for r in cells)
 
 
 def _per_image(r: CellResult) -> float | None:
@@ -174,9 +192,11 @@ def time_per_image_plot(model: str, cells: Sequence[CellResult], machine: str, p
     series = _series(cells, _per_image, _per_image_iqr)
     if not series:
         return None
-    scale, unit = _time_unit([p[3] for points in series.values() for p in points])
-    return _line_plot(series, f"{model}: time per image vs batch (median; bars: IQR of the rounds)\n{machine}",
-                      f"time per image ({unit}, lower is better)", path, scale, legend_title=_legend_title(cells))
+    scale, time = time_unit(max(p[3] for points in series.values() for p in points), "µs")
+    sample = _unit(cells)
+    title = f"{_model_title(model, cells)}: time per {sample} vs batch (median; bars: IQR of the rounds)\n{machine}"
+    return _line_plot(series, title, f"time per {sample} ({time}, lower is better)", path, scale,
+                      legend_title=_legend_title(cells), unit=sample)
 
 
 def memory_plot(model: str, cells: Sequence[CellResult], machine: str, path: Path) -> Path | None:
@@ -185,8 +205,9 @@ def memory_plot(model: str, cells: Sequence[CellResult], machine: str, path: Pat
         return None
     kinds = {_memory_kind(r) for r in cells if r.memory is not None}
     what = " / ".join(sorted(kinds)) or "peak"
-    return _line_plot(series, f"{model}: peak memory vs batch\n{machine}", f"peak memory (MiB, {what})", path,
-                      log_y=False, legend_title=_legend_title(cells))
+    return _line_plot(series, f"{_model_title(model, cells)}: peak memory vs batch\n{machine}",
+                      f"peak memory (MiB, {what})", path, log_y=False, legend_title=_legend_title(cells),
+                      unit=_unit(cells))
 
 
 def _memory_kind(r: CellResult) -> str:
@@ -228,7 +249,7 @@ def baseline_plot(
                 ha="right" if inside_right else "left", fontsize=8, color="0.2", zorder=4)
     ax.set_yticks(ys, [r.case.id for r, _ in rows], fontsize=9)
     ax.set_xlabel("change of median time per call vs baseline (%, + is slower)")
-    fig.suptitle(f"{model}: current vs baseline\n{machine}")
+    fig.suptitle(f"{_model_title(model, cells)}: current vs baseline\n{machine}")
     ax.grid(True, axis="x", alpha=0.3)
     present = [s for s in Status if any(v.status is s for _, v in rows)]
     handles = [Patch(color=_STATUS_COLOURS[s], label=s.value) for s in present]

@@ -1,4 +1,5 @@
-"""Which configuration to pick, per model and input shape: pure selection over measured cells (no rendering).
+"""Which configuration to pick, per model, input shape and named dims: pure selection over measured cells (no
+rendering).
 
 Three picks, each among the cells that produced a usable number (a cell whose output check failed, or that has an
 outcome in the session, i.e. did not run to the end, is never recommended: a fast but wrong or crashed cell is not a
@@ -14,11 +15,12 @@ Ties keep the cell that ran first, so the choice is deterministic.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..inputs import unit
 from ..measure.results import CellResult, Outcome
 
 NO_BATCH_1 = "- (no batch-1 cell; add 1 to --infperf-batches)"
@@ -28,6 +30,7 @@ NO_BATCH_1 = "- (no batch-1 cell; add 1 to --infperf-batches)"
 class Recommendation:
     model: str
     input_shape: tuple[int, ...]
+    dims: tuple[tuple[str, int], ...]  # the named dims' values (Case.dims): cells with other values are another group
     fastest: CellResult | None  # highest images/s
     lowest_latency: CellResult | None  # lowest time per call at batch 1 (None: no batch-1 cell)
     memory_limit_mib: float | None = None  # None: no limit asked for
@@ -35,6 +38,7 @@ class Recommendation:
     smallest_memory: CellResult | None = None  # the cell with the least known peak memory (when none fits)
     # what to show instead of lowest_latency when it is None: batch 1 was not selected, or why its cells are unusable
     latency_missing: str = NO_BATCH_1
+    unit: str = "image"  # what one sample is called (inputs.unit: image, sequence, ...)
 
 
 def _value(get: Callable[[], float]) -> float | None:
@@ -81,24 +85,28 @@ def _why_unusable(result: CellResult, outcomes: Mapping[str, Outcome]) -> str:
     return "no usable time"
 
 
-_BATCH_1 = re.compile(r"-b1(?:-(?P<shape>\d+(?:x\d+)*))?(?:-c(?P<users>\d+))?$")
+def _batch_1_suffixes(cells: Sequence[CellResult]) -> set[str]:
+    """The end of the id of a batch-1 single-user cell in these cells' group (shape and named dims alike), after the
+    backend, device and precision: ``-b1``, ``-b1-3x224x224``, ``-b1-seq128``."""
+    out = set()
+    for c in cells:
+        case = dataclasses.replace(c.case, batch=1, concurrency=1, max_batch=0)
+        out.add(case.id.removeprefix(f"{case.backend}-{case.device}-{case.precision}"))
+    return out
 
 
-def _batch_1_outcomes(
-    cells: Sequence[CellResult], shape: tuple[int, ...], outcomes: Mapping[str, Outcome]
-) -> list[tuple[str, str]]:
-    """(cell, why) for the batch-1 single-user cells of these cells' tests (and this shape) that ended without a
-    measurement: they have no CellResult, only an outcome."""
+def _batch_1_outcomes(cells: Sequence[CellResult], outcomes: Mapping[str, Outcome]) -> list[tuple[str, str]]:
+    """(cell, why) for the batch-1 single-user cells of these cells' tests (and their shape and named dims) that
+    ended without a measurement: they have no CellResult, only an outcome."""
     tests = {c.nodeid.partition("[")[0] for c in cells}
     measured = {c.nodeid for c in cells}  # named by the caller already
+    suffixes = _batch_1_suffixes(cells)
     out = []
     for nodeid, outcome in outcomes.items():
-        match = _BATCH_1.search(outcome.cell)
-        if nodeid in measured or nodeid.partition("[")[0] not in tests or outcome.batch != 1 or match is None:
+        if nodeid in measured or nodeid.partition("[")[0] not in tests or outcome.batch != 1:
             continue
-        if int(match["users"] or 1) > 1 or (match["shape"] and match["shape"] != "x".join(map(str, shape))):
-            continue
-        out.append((outcome.cell, outcome.title))
+        if any(outcome.cell.endswith(suffix) for suffix in suffixes):
+            out.append((outcome.cell, outcome.title))
     return out
 
 
@@ -127,19 +135,21 @@ def recommend(
     results: Sequence[CellResult], memory_limit_mib: float | None = None,
     outcomes: Mapping[str, Outcome] | None = None,
 ) -> list[Recommendation]:
-    """One recommendation per model and input shape, in the order the models first ran. ``outcomes`` (the session's,
-    by node id) keeps cells that did not run to the end out, and says why batch 1 has no pick when it was selected."""
+    """One recommendation per model, input shape and named dims' values, in the order the models first ran.
+    ``outcomes`` (the session's, by node id) keeps cells that did not run to the end out, and says why batch 1 has no
+    pick when it was selected."""
     outcomes = outcomes or {}
-    groups: dict[tuple[str, tuple[int, ...]], list[CellResult]] = {}
+    # the dims apart from the shape: a callable's inputs have shape (), and a dim need not be in the first input
+    groups: dict[tuple[str, tuple[int, ...], tuple[tuple[str, int], ...]], list[CellResult]] = {}
     for result in results:
-        groups.setdefault((result.model, tuple(result.case.input_shape)), []).append(result)
+        groups.setdefault((result.model, tuple(result.case.input_shape), result.case.dims), []).append(result)
     out = []
-    for (model, shape), cells in groups.items():
+    for (model, shape, dims), cells in groups.items():
         ok = [c for c in cells if usable(c, outcomes)]
         b1 = [c for c in ok if c.case.batch == 1 and _concurrency(c) == 1]
         tried = [(c.case.id, _why_unusable(c, outcomes)) for c in cells
                  if c.case.batch == 1 and _concurrency(c) == 1 and not usable(c, outcomes)]
-        tried += _batch_1_outcomes(cells, shape, outcomes)
+        tried += _batch_1_outcomes(cells, outcomes)
         missing = f"none ({'; '.join(f'{cell}: {why}' for cell, why in tried)})" if tried else NO_BATCH_1
         within = smallest = None
         if memory_limit_mib is not None:
@@ -147,10 +157,10 @@ def recommend(
             within = _best(fits, images_per_s, highest=True)
             smallest = _best(ok, peak_mib, highest=False) if within is None else None
         out.append(Recommendation(
-            model=model, input_shape=shape,
+            model=model, input_shape=shape, dims=dims,
             fastest=_best(ok, images_per_s, highest=True),
             lowest_latency=_best(b1, latency_s, highest=False),
             memory_limit_mib=memory_limit_mib, within_memory=within, smallest_memory=smallest,
-            latency_missing=missing,
+            latency_missing=missing, unit=unit(cells[0].case),
         ))
     return out

@@ -12,11 +12,16 @@ from collections.abc import Callable, Mapping, Sequence
 from ..compare.gate import Status, Verdict
 from ..measure.results import CellResult, Outcome
 from . import recommend
-from .fmt import MISSING, columns, fmt_flops, fmt_mib, fmt_tflops, fmt_time, markdown_table
+from .fmt import MISSING, columns, fmt_dims, fmt_flops, fmt_mib, fmt_tflops, fmt_time, markdown_table, one_unit
 
 
 def _shape(r: CellResult) -> str:
-    return "x".join(map(str, r.case.batch_shape))
+    """The batch's shape (of the first input, for several), then the named dims it does not show: a callable's
+    inputs have no shape here, and a dim need not be in the first input (``8x3x224x224 boxes100``)."""
+    case = r.case
+    shown = set(case.inputs.specs[0].shape) if case.inputs is not None and case.inputs.specs else set()
+    hidden = tuple((name, value) for name, value in case.dims if name not in shown)
+    return " ".join(part for part in ("x".join(map(str, case.batch_shape)), fmt_dims(hidden, "")) if part)
 
 
 def speedups(results: Sequence[CellResult], reference: str) -> dict[str, float]:
@@ -36,8 +41,7 @@ def _unit(results: Sequence[CellResult]) -> str:
     """The per-sample unit of the table: the tests' own when they agree (image, sequence, ...), else "sample"."""
     from ..inputs import unit
 
-    units = {unit(r.case) for r in results}
-    return units.pop() if len(units) == 1 else "sample"
+    return one_unit(unit(r.case) for r in results)
 
 
 _LEFT = {"model", "backend", "device", "precision", "shape", "verdict", "notes"}
@@ -56,7 +60,7 @@ def table_rows(
     speed = speedups(results, reference)
     if reference:
         headers.append(f"speedup vs {reference}")
-    headers += ["FLOPs/image", "TFLOP/s"]
+    headers += [f"FLOPs/{sample}", "TFLOP/s"]
     compare = bool(verdicts)
     if compare:
         headers += ["baseline", "current", "change", "verdict"]
@@ -119,13 +123,13 @@ def _throughput(cell: CellResult) -> str:
 
 def recommendation_lines(results: Sequence[CellResult], memory_limit_mib: float | None = None,
                          outcomes: Mapping[str, Outcome] | None = None) -> list[str]:
-    """One line per model (and input shape): fastest per image, lowest latency at batch 1, fastest within the
-    memory limit when one is given. ``outcomes`` (the session's crashed/OOM/... cells) say why a measured batch-1
-    cell gave no pick."""
+    """One line per model (and input shape and named dims' values): fastest per image (per the tests' unit), lowest
+    latency at batch 1, fastest within the memory limit when one is given. ``outcomes`` (the session's
+    crashed/OOM/... cells) say why a measured batch-1 cell gave no pick."""
     lines = []
     for rec in recommend.recommend(results, memory_limit_mib, outcomes):
         parts = [
-            _pick("fastest per image", rec.fastest, _throughput, "none (no cell measured a usable number)"),
+            _pick(f"fastest per {rec.unit}", rec.fastest, _throughput, "none (no cell measured a usable number)"),
             _pick("lowest latency at batch 1", rec.lowest_latency,
                   lambda c: f"{fmt_time(c.summary.median)} per call", rec.latency_missing),
         ]
@@ -140,8 +144,8 @@ def recommendation_lines(results: Sequence[CellResult], memory_limit_mib: float 
                              f"{fmt_mib(recommend.peak_mib(small))})")
             else:
                 parts.append(f"{label}: none (no cell has a memory figure; memory sampling is ini infperf_memory)")
-        shape = "x".join(map(str, rec.input_shape))
-        lines.append(f"recommended for {rec.model} ({shape}): " + "; ".join(parts))
+        what = ", ".join(part for part in ("x".join(map(str, rec.input_shape)), fmt_dims(rec.dims)) if part)
+        lines.append(f"recommended for {rec.model}{f' ({what})' if what else ''}: " + "; ".join(parts))
     return lines
 
 

@@ -181,6 +181,16 @@ def test_tensorrt_family_skips_inputs_with_the_reason(pytester: pytest.Pytester)
     result.stdout.fnmatch_lines(["*tensorrt-cpu-fp32-b2-seq4: the tensorrt backend runs one float input*"])
 
 
+def test_onnxruntime_int8_skips_inputs_with_the_reason(pytester: pytest.Pytester):
+    pytester.makepyfile(test_two=TWO)
+    result = pytester.runpytest(*RUN, "--infperf-backends=onnxruntime", "--infperf-precisions=fp32,int8", "-rs")
+    result.assert_outcomes(passed=2, skipped=2)  # fp32 runs; int8 of each sequence length is skipped, not failed
+    for seq in (4, 8):
+        result.stdout.fnmatch_lines([f"SKIPPED*onnxruntime-cpu-int8-b2-seq{seq}: onnxruntime int8 for models with "
+                                     "several or integer inputs (inputs=) is not implemented yet (its calibration "
+                                     "reader feeds one float input); measure this model in fp32"])
+
+
 def test_a_model_without_inputs_nor_input_shape_names_both():
     with pytest.raises(ModelError, match="must be a dict of per-sample specs"):
         inputs_mod.parse({}, None, None, None)

@@ -23,3 +23,13 @@ def test_tables_align_and_markdown_escapes_on_request():
     assert fmt.columns(["a", "bb"], [["xyz", "1"]], right={1}) == ["a    bb", "---  --", "xyz   1"]
     assert fmt.markdown_table(["a", "b"], [["x|y", "1"]], right={1}) == ["| a | b |", "|---|---:|", "| x|y | 1 |"]
     assert fmt.markdown_table(["a"], [["x|y"]], escape=True)[2] == "| x\\|y |"
+
+
+def test_plots_and_fmt_time_choose_a_time_unit_in_one_place():
+    from pytest_infperf.report import plots
+
+    for seconds, unit in ((2.0, "s"), (1.0, "s"), (0.5, "ms"), (1e-3, "ms"), (9.99e-4, "µs"), (0.0, "µs")):
+        assert fmt.time_unit(seconds, "µs")[1] == unit
+        assert fmt.fmt_time(seconds, 2, "µs").endswith(f" {unit}")
+    assert fmt.time_unit(0.5) == (1e3, "ms") and fmt.time_unit(5e-5) == (1e6, "us")
+    assert plots.time_unit is fmt.time_unit and not hasattr(plots, "_time_unit")

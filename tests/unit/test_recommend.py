@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dims_cells import CALLABLE, HIDDEN, dims_cell
 from helpers import cell, fake_cell
 
 from pytest_infperf.measure.results import Outcome
@@ -60,3 +61,22 @@ def test_a_cell_with_an_outcome_is_never_recommended() -> None:
     (rec,) = recommend.recommend([fast, slow], outcomes={fast.nodeid: oom})
     assert rec.fastest is slow
     assert not recommend.usable(fast, {fast.nodeid: oom}) and recommend.usable(fast)
+
+
+def test_recommend_groups_by_named_dims_where_the_shape_does_not_show_them() -> None:
+    # a callable's inputs have shape (), and "boxes" is not in the first input's shape: by shape alone, seq128 and
+    # seq512 (boxes10 and boxes100) would be one group, and the longer sequence's slower cells never recommended
+    for spec, name, values in ((CALLABLE, "seq", (128, 512)), (HIDDEN, "boxes", (10, 100))):
+        cells = [dims_cell(spec, {name: v}, backend, batch, ms * v)
+                 for v in values for backend, batch, ms in (("torch", 1, 1.0), ("onnxruntime", 8, 0.5))]
+        recs = recommend.recommend(cells)
+        assert [r.dims for r in recs] == [((name, v),) for v in values]
+        assert [r.fastest.case.id for r in recs] == [f"onnxruntime-cpu-fp32-b8-{name}{v}" for v in values]
+        assert [r.lowest_latency.case.id for r in recs] == [f"torch-cpu-fp32-b1-{name}{v}" for v in values]
+
+
+def test_a_batch_1_outcome_is_named_in_its_own_dims_group_only() -> None:
+    cells = [dims_cell(CALLABLE, {"seq": v}, "torch", 8) for v in (128, 512)]
+    crashed = Outcome("crashed", "torch-cpu-fp32-b1-seq512", "the worker process died with SIGABRT", batch=1)
+    recs = recommend.recommend(cells, outcomes={"test_perf.py::test_net[torch-cpu-fp32-b1-seq512]": crashed})
+    assert [r.latency_missing for r in recs] == [recommend.NO_BATCH_1, "none (torch-cpu-fp32-b1-seq512: crashed)"]

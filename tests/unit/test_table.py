@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from dims_cells import CALLABLE, HIDDEN, SPECS, dims_cell
 from helpers import cell
 
 from pytest_infperf.compare.gate import Status, Verdict
@@ -114,3 +115,24 @@ def test_time_breakdown_splits_the_rest_by_the_repeats_laps():
     line = report.time_breakdown([dataclasses.replace(base, repeats=repeats)])
     # the measuring laps (load, measure) are the figures before; the rest by size, the ones under 0.05 s left out
     assert line.endswith("the rest of each repeat 1.1 s (inputs 0.6, release 0.2)")
+
+
+def test_recommendation_lines_name_the_named_dims():
+    cells = [dims_cell(CALLABLE, {"seq": v}, "torch", 1, v / 100) for v in (128, 512)]
+    lines = report.recommendation_lines(cells)
+    assert [line.partition(":")[0] for line in lines] == ["recommended for net (seq=128)",
+                                                          "recommended for net (seq=512)"]
+    (shown,) = report.recommendation_lines([dims_cell(SPECS, {"seq": 128})])
+    assert shown.startswith("recommended for net (128, seq=128): ")
+
+
+def test_the_shape_column_shows_named_dims_it_does_not_show_and_flops_take_the_unit():
+    cells = [dims_cell(CALLABLE, {"seq": 128}, batch=8), dims_cell(HIDDEN, {"boxes": 100}, batch=8),
+             dims_cell(SPECS, {"seq": 512}, batch=8)]
+    headers, rows = report.table_rows(cells, {})
+    shapes = [dict(zip(headers, row, strict=True))["shape"] for row in rows]
+    assert shapes == ["8 seq128", "8x3x8x8 boxes100", "8x512"]  # seq is the first input's own axis: shown once
+    headers, _ = report.table_rows([dims_cell(SPECS, {"seq": 128}, flops_per_image=1e9)], {})
+    assert "FLOPs/sequence" in headers and "time/sequence" in headers and "FLOPs/image" not in headers
+    (line,) = report.recommendation_lines([dims_cell(SPECS, {"seq": 128})])
+    assert "fastest per sequence: torch-cpu-fp32-b1-seq128 (1.000 ms/sequence" in line
