@@ -216,21 +216,24 @@ class ModelSource:
             export_onnx(self.torch_module(), input_shape, precision, path)
         return path, True
 
-    def int8_onnx_path(self, input_shape: tuple[int, ...], cache_dir: Path) -> tuple[Path, dict[str, float]]:
+    def int8_onnx_path(self, input_shape: tuple[int, ...], cache_dir: Path, inputs: Any = None, signature: str = "",
+                       dynamic: Any = None, feeds: Any = None) -> tuple[Path, dict[str, float]]:
         """The int8 Q/DQ model (ONNX Runtime static quantization of the fp32 model, see quantize.py), cached next to
         the fp32 export and keyed by it plus the calibration settings, and the seconds this call spent exporting
-        (``export_s``) and quantizing (``quantize_s``) on cache misses."""
+        (``export_s``) and quantizing (``quantize_s``) on cache misses. Several inputs: ``inputs``, ``signature``
+        and ``dynamic`` as for `onnx_path`, ``feeds`` the calibration batches (`quantize.Feeds`)."""
         import time
 
         from .quantize import Calibration, cached_qdq
 
         phases: dict[str, float] = {}
         start = time.perf_counter()
-        fp32, exported = self.onnx_path(input_shape, "fp32", cache_dir)
+        fp32, exported = self.onnx_path(input_shape, "fp32", cache_dir, inputs=inputs, signature=signature,
+                                        dynamic=dynamic)
         if exported:
             phases["export_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        path, quantized = cached_qdq(fp32, input_shape, cache_dir, Calibration(seed=self.seed))
+        path, quantized = cached_qdq(fp32, signature or input_shape, cache_dir, Calibration(seed=self.seed), feeds)
         if quantized:
             phases["quantize_s"] = time.perf_counter() - start
         return path, phases

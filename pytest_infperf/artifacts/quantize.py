@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from typing import Any
 from .. import progress
 from .atomic import write_bytes
 from .engine_cache import cache_key, file_digest
+
+Feeds = Callable[[int], dict[str, Any]]  # calibration batch index -> a feed per graph input (several inputs)
 
 CALIBRATION_BATCHES = 8
 CALIBRATION_BATCH = 8
@@ -55,13 +58,14 @@ class Calibration:
     tensorrt_layout: bool = True  # fp32 weights with Q/DQ pairs, fp32 biases, a dedicated pair per consumer
 
 
-def qdq_path(fp32_path: Path, input_shape: tuple[int, ...], cache_dir: Path, calibration: Calibration) -> Path:
+def qdq_path(fp32_path: Path, input_shape: tuple[int, ...] | str, cache_dir: Path, calibration: Calibration) -> Path:
+    """``input_shape``: one float input's per-sample shape, or the signature of several inputs (`inputs.InputsSpec`)."""
     import onnxruntime
 
     parts = {
         "kind": "int8-qdq",
         "fp32": file_digest(fp32_path),
-        "input_shape": list(input_shape),
+        "input_shape": input_shape if isinstance(input_shape, str) else list(input_shape),
         "calibration": asdict(calibration),
         "onnxruntime": onnxruntime.__version__,
     }
@@ -70,13 +74,16 @@ def qdq_path(fp32_path: Path, input_shape: tuple[int, ...], cache_dir: Path, cal
 
 
 def cached_qdq(
-    fp32_path: Path, input_shape: tuple[int, ...], cache_dir: Path, calibration: Calibration
+    fp32_path: Path, input_shape: tuple[int, ...] | str, cache_dir: Path, calibration: Calibration,
+    feeds: Feeds | None = None,
 ) -> tuple[Path, bool]:
-    """The Q/DQ model for this fp32 model and calibration, and whether it was quantized now (a cache miss)."""
+    """The Q/DQ model for this fp32 model and calibration, and whether it was quantized now (a cache miss).
+    ``feeds``: the calibration batches of a model with several or integer inputs (``input_shape`` is then their
+    signature); without it, seeded standard-normal batches of its one float input."""
     path = qdq_path(fp32_path, input_shape, cache_dir, calibration)
     if path.is_file():
         return path, False
-    quantize_qdq(fp32_path, path, input_shape, calibration)
+    quantize_qdq(fp32_path, path, input_shape, calibration, feeds)
     return path, True
 
 
@@ -91,30 +98,39 @@ def input_name(model_path: Path) -> str:
     return names[0]
 
 
-def _reader(name: str, input_shape: tuple[int, ...], calibration: Calibration) -> Any:
+def _reader(fp32_path: Path, input_shape: tuple[int, ...] | str, calibration: Calibration,
+            feeds: Feeds | None) -> Any:
     import numpy as np
     from onnxruntime.quantization import CalibrationDataReader
 
-    class SeededNormal(CalibrationDataReader):
+    if feeds is None:
+        name = input_name(fp32_path)
+        rng = np.random.default_rng(calibration.seed + CALIBRATION_SEED_OFFSET)
+        assert not isinstance(input_shape, str)
+        shape = (calibration.batch, *input_shape)
+
+        def feeds(index: int) -> dict[str, Any]:
+            return {name: rng.standard_normal(shape, dtype=np.float32)}
+
+    class Batches(CalibrationDataReader):
         def __init__(self) -> None:
-            self._rng = np.random.default_rng(calibration.seed + CALIBRATION_SEED_OFFSET)
-            self._left = calibration.batches
+            self._next = 0
 
         def get_next(self) -> dict[str, Any] | None:
-            if self._left == 0:
+            if self._next == calibration.batches:
                 return None
-            self._left -= 1
-            shape = (calibration.batch, *input_shape)
-            return {name: self._rng.standard_normal(shape, dtype=np.float32)}
+            self._next += 1
+            return feeds(self._next - 1)
 
-    return SeededNormal()
+    return Batches()
 
 
-def quantize_qdq(fp32_path: Path, out_path: Path, input_shape: tuple[int, ...], calibration: Calibration) -> None:
+def quantize_qdq(fp32_path: Path, out_path: Path, input_shape: tuple[int, ...] | str, calibration: Calibration,
+                 feeds: Feeds | None = None) -> None:
     """Static quantization to a Q/DQ model; written atomically into the cache."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
 
-    name = input_name(fp32_path)
+    reader = _reader(fp32_path, input_shape, calibration, feeds)
     progress.report("quantizing to int8 (ONNX Runtime static quantization, calibrating; cached afterwards)")
     with tempfile.TemporaryDirectory(prefix="infperf-qdq-") as tmp:
         source = fp32_path
@@ -127,7 +143,7 @@ def quantize_qdq(fp32_path: Path, out_path: Path, input_shape: tuple[int, ...], 
         quiet.setLevel(logging.ERROR)  # the quantizer logs advice on the root logger for every model
         try:
             quantize_static(
-                str(source), str(target), _reader(name, input_shape, calibration),
+                str(source), str(target), reader,
                 quant_format=QuantFormat.QDQ, per_channel=calibration.per_channel,
                 reduce_range=calibration.reduce_range, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, calibration.method),

@@ -47,6 +47,23 @@ def _cuda_sync() -> None:
         torch.cuda.synchronize()
 
 
+def calibration_feeds(case: Case, seed: int) -> Any:
+    """int8 calibration batches of a model with several or integer inputs (`quantize.Feeds`): the cell's own input
+    specs at the calibration batch size, drawn from other seeds than any cell's inputs, floats as the fp32 graph
+    takes them."""
+    from ..artifacts.quantize import CALIBRATION_BATCH, CALIBRATION_SEED_OFFSET
+    from ..inputs import generate
+
+    assert case.inputs is not None
+
+    def feeds(index: int) -> dict[str, Any]:
+        generated = generate(case.inputs, CALIBRATION_BATCH, dict(case.dims), seed + CALIBRATION_SEED_OFFSET + index)
+        return {name: value.astype("float32") if value.dtype.kind == "f" else value
+                for name, value in generated.arrays}
+
+    return feeds
+
+
 class OnnxRuntimeSession:
     def __init__(self, session: Any, run: Any, output: Any, device: str, details: dict, phases: dict) -> None:
         self._session = session
@@ -124,10 +141,6 @@ class OnnxRuntimeBackend:
             return f"{case.id}: {self.name} on cpu is measured in fp32 and int8; use fp32 or int8 on cpu"
         if case.device == "cpu" and self.cuda_graph:
             return f"{case.id}: {self.name} uses CUDA graphs; select --infperf-devices=cuda"
-        if case.precision == "int8" and case.inputs is not None:
-            other = "fp32 or fp16" if case.device == "cuda" else "fp32"  # fp16 on cpu is skipped too
-            return (f"{case.id}: {self.name} int8 for models with several or integer inputs (inputs=) is not "
-                    f"implemented yet (its calibration reader feeds one float input); measure this model in {other}")
         if case.precision == "int8" and self.cuda_graph:
             # seen on an H100 with onnxruntime-gpu 1.31.1: the Q/DQ model keeps nodes on the CPU (21 Memcpy nodes)
             # and the session refuses graph capture
@@ -171,7 +184,12 @@ class OnnxRuntimeBackend:
         inputs (`inputs.Inputs`): one export with dynamic batch and named dims serves every cell of the test.
         (Subclasses that override it without ``inputs`` run one float input only: ``supports_inputs = False``.)"""
         if case.precision == "int8":
-            path, spent = source.int8_onnx_path(case.input_shape, cache_dir)
+            if isinstance(inputs, Inputs) and case.inputs is not None:
+                path, spent = source.int8_onnx_path(
+                    case.input_shape, cache_dir, inputs=inputs, signature=case.inputs.signature(dict(case.dims)),
+                    dynamic=dynamic_axes(case.inputs, inputs), feeds=calibration_feeds(case, source.seed))
+            else:
+                path, spent = source.int8_onnx_path(case.input_shape, cache_dir)
             phases.update(spent)
             return path
         start = time.perf_counter()

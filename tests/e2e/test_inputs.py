@@ -181,14 +181,24 @@ def test_tensorrt_family_skips_inputs_with_the_reason(pytester: pytest.Pytester)
     result.stdout.fnmatch_lines(["*tensorrt-cpu-fp32-b2-seq4: the tensorrt backend runs one float input*"])
 
 
-def test_onnxruntime_int8_skips_inputs_with_the_reason(pytester: pytest.Pytester):
+def test_onnxruntime_int8_of_a_model_with_integer_inputs_is_calibrated_on_every_input(pytester: pytest.Pytester):
+    """int8 of an inputs= model: the fp32 export with every input, quantized with calibration batches of every input
+    (integer ids in range, masks of ones, floats never zero), checked against the fp32 reference like any cell."""
     pytester.makepyfile(test_two=TWO)
-    result = pytester.runpytest(*RUN, "--infperf-backends=onnxruntime", "--infperf-precisions=fp32,int8", "-rs")
-    result.assert_outcomes(passed=2, skipped=2)  # fp32 runs; int8 of each sequence length is skipped, not failed
+    result = pytester.runpytest(*RUN, "--infperf-backends=onnxruntime", "--infperf-precisions=fp32,int8",
+                                "--benchmark-json=out.json")
+    result.assert_outcomes(passed=4)
+    cells = {k: b["extra_info"]["infperf"] for k, b in _benchmarks(pytester.path / "out.json").items()}
     for seq in (4, 8):
-        result.stdout.fnmatch_lines([f"SKIPPED*onnxruntime-cpu-int8-b2-seq{seq}: onnxruntime int8 for models with "
-                                     "several or integer inputs (inputs=) is not implemented yet (its calibration "
-                                     "reader feeds one float input); measure this model in fp32"])
+        int8 = cells[f"onnxruntime-cpu-int8-b2-seq{seq}"]
+        assert int8["output_check"]["ok"] and int8["output_check"]["max_rel_error"] < 0.1
+        assert int8["output_check"]["tolerance"] == 0.1
+    quantized = list(pytester.path.rglob("*-int8-qdq.onnx"))
+    assert len(quantized) == 1  # one Q/DQ model serves both sequence lengths (dynamic axes)
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(quantized[0])).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
 
 
 def test_a_model_without_inputs_nor_input_shape_names_both():
