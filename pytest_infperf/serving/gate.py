@@ -64,10 +64,12 @@ def _summaries(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def judge(cell: str, result: ServingResult, baseline: Sequence[Mapping[str, Any]], gate_policy: GatePolicy,
-          p99_threshold: float, source: str = "") -> ServingVerdicts:
+          p99_threshold: float, p99_floor: float = 0.25, source: str = "") -> ServingVerdicts:
     """Throughput (as seconds per inference, lower is better) and p99 of this cell's repeats against the baseline
-    runs'. Serving cells are host-bound (client, gRPC, the server's Python backend), so they take the CPU cells'
-    floor (`GatePolicy.noise_prior`)."""
+    runs'. Serving cells are host-bound (client, gRPC, the server's Python backend), so throughput takes the CPU
+    cells' floor (`GatePolicy.noise_prior`); p99 its own, wider one (``p99_floor``, σ): the p99 of a few-second
+    window is its few largest latencies (about the 3rd largest of 250 requests), and on this project's 2-core VM an
+    A/A session's p99 moved by -25 ... +115 % while its throughput moved by -15 ... +27 %."""
     repeats: Sequence[LoadResult] = result.repeats or ((result.load,) if result.load else ())
     now_inf, now_p99 = _figures([r.summary() for r in repeats])
     runs = [_figures(_summaries(record)) for record in baseline]
@@ -81,6 +83,6 @@ def judge(cell: str, result: ServingResult, baseline: Sequence[Mapping[str, Any]
                      "inferences/s (compared as time per inference)")
             throughput = dataclasses.replace(throughput, detail=throughput.detail.replace("throughput", shown, 1))
     if now_p99:
-        p99 = decide_values(cell, now_p99, [r[1] for r in runs], p99_threshold, floor, gate_policy.confidence,
+        p99 = decide_values(cell, now_p99, [r[1] for r in runs], p99_threshold, p99_floor, gate_policy.confidence,
                             source, what="p99 latency")
     return ServingVerdicts(throughput, p99)

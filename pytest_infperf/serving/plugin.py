@@ -47,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--infperf-p99-threshold", type=float, default=25.0,
                     help="serving cells, when comparing: percent growth of p99 latency below which it is unchanged "
                          "(throughput takes --infperf-threshold)")
+    parser.addini("infperf_p99_floor", "serving cells: least noise (percent, sigma) of a p99 latency between "
+                  "sessions", default="25")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -226,7 +228,8 @@ class ServingCell:
         if result.outcome is Outcome.OK and run is not None and run.baseline is not None and run.baseline.runs:
             verdicts = gate.judge(
                 self.case.id, result, gate.stored([r.path for r in run.baseline.runs], self.request.node.nodeid),
-                run.settings.gate_policy, self.config.getoption("infperf_p99_threshold") / 100, run.baseline.source)
+                run.settings.gate_policy, self.config.getoption("infperf_p99_threshold") / 100,
+                p99_floor_of(self.config), run.baseline.source)
             result = replace(result, verdicts=verdicts.to_json())
         self.result = result
         self._record()
@@ -269,6 +272,17 @@ class ServingCell:
         for repeat in data["repeats"]:
             repeat.pop("latencies_s")
         benchmark.extra_info["infperf_serving"] = data
+
+
+def p99_floor_of(config: pytest.Config) -> float:
+    raw = config.getini("infperf_p99_floor")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise pytest.UsageError(f"ini infperf_p99_floor={raw!r} must be a number (percent), e.g. 25") from None
+    if not 0 <= value <= 1000:
+        raise pytest.UsageError(f"ini infperf_p99_floor={raw!r} must be between 0 and 1000 (percent)")
+    return value / 100
 
 
 @pytest.fixture

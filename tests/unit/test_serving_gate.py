@@ -57,12 +57,17 @@ def test_serving_cell_throughput_halved_regresses_and_p99_has_its_own_threshold(
     aa = gate.judge("mb8-u4", served(load(402, 10.4), load(398, 10.1), load(407, 10.8)), base, POLICY, 0.25)
     assert aa.throughput.status is Status.UNCHANGED and aa.p99.status is Status.UNCHANGED
     assert aa.regressions() == []
-    slow = gate.judge("mb8-u4", served(load(200, 21.0), load(205, 20.5), load(198, 21.5)), base, POLICY, 0.25)
+    slow = gate.judge("mb8-u4", served(load(200, 26.0), load(205, 25.5), load(198, 26.5)), base, POLICY, 0.25)
     assert slow.throughput.status is Status.REGRESSED and slow.p99.status is Status.REGRESSED
     assert slow.throughput.change == pytest.approx(410 / 205 - 1, rel=0.01)
     assert "205.0 vs 410.0 inferences/s" in slow.throughput.message()
     assert [line.split(":")[0] for line in slow.regressions()] == ["serving throughput regression",
                                                                    "serving p99 regression"]
+    # p99 doubled: within the p99 floor's limit with one save (σ 25 %: ±127 %), so noisy, not a failure
+    doubled = gate.judge("mb8-u4", served(load(402, 20.0), load(398, 20.2), load(407, 20.4)), base, POLICY, 0.25)
+    assert doubled.p99.status is Status.NOISY and doubled.p99.limited_by == "floor", doubled.p99.message()
+    assert gate.judge("mb8-u4", served(load(402, 20.0)), base, POLICY, 0.25, p99_floor=0.0).p99.status is \
+        Status.REGRESSED
     # p99 +20 % with throughput unchanged: below the looser p99 threshold
     tail = gate.judge("mb8-u4", served(load(402, 12.0), load(398, 12.2), load(407, 12.4)), base, POLICY, 0.25)
     assert tail.p99.status is Status.UNCHANGED and tail.p99.change == pytest.approx(0.20, abs=0.01)
