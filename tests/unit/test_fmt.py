@@ -23,3 +23,8 @@ def test_tables_align_and_markdown_escapes_on_request():
     assert fmt.columns(["a", "bb"], [["xyz", "1"]], right={1}) == ["a    bb", "---  --", "xyz   1"]
     assert fmt.markdown_table(["a", "b"], [["x|y", "1"]], right={1}) == ["| a | b |", "|---|---:|", "| x|y | 1 |"]
     assert fmt.markdown_table(["a"], [["x|y"]], escape=True)[2] == "| x\\|y |"
+
+
+def test_plain_numbers_and_missing_ones():
+    assert fmt.fmt_number(2.0, "g") == "2" and fmt.fmt_number(1.234, ".2f") == "1.23" and fmt.fmt_number(5) == "5.0"
+    assert {fmt.fmt_number(None), fmt.fmt_number(float("nan")), fmt.fmt_number(float("inf"))} == {fmt.MISSING}
