@@ -124,6 +124,3 @@ def test_params_are_plain_axes_that_pytest_benchmark_compare_can_group_by(fake_s
         [sys.executable, "-m", "pytest_benchmark", "--storage", f"file://{path.parent.parent}", "compare",
          "--group-by=param:backend"], capture_output=True, text=True, cwd=fake_suite.path, timeout=120,
     ).stdout
-
-
-# ------------------------------------------------------------------------------------------------ verdict keys

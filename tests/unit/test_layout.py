@@ -1,4 +1,5 @@
-"""README.md's layout table: the map a newcomer reads must name every module of the package."""
+"""The layout a newcomer reads: README.md's table names every module of the package; a test file's section headers
+each head a section."""
 
 from __future__ import annotations
 
@@ -28,3 +29,16 @@ def test_the_layout_table_names_every_module():
     # the backends row names the backends as a family ("torch, onnxruntime, TensorRT-family backends")
     modules = {m for m in modules if not re.fullmatch(r"backends/\w+_backend\.py", m)}
     assert sorted(modules - named) == []
+
+
+_SECTION = re.compile(r"^# -{2,}.*\S")
+
+
+def test_no_test_file_ends_with_an_empty_section():
+    """A section header left behind when its tests moved (test_json_files ended with "verdict keys")."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        code = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if code and _SECTION.match(code[-1]):
+            found.append(f"{path.relative_to(ROOT)}: {code[-1]}")
+    assert found == []
