@@ -76,8 +76,14 @@ def saved_files(root: Path) -> list[Path]:
     return sorted((root / "baselines").glob("*/*.json"))
 
 
+def _not_strict(name: str) -> None:
+    raise ValueError(f"not strict JSON: {name}")
+
+
 def load_json(path: Path) -> dict:
-    return json.loads(path.read_text())
+    """A JSON file we wrote, parsed as github-action-benchmark and Bencher do: NaN, Infinity and -Infinity are
+    errors."""
+    return json.loads(path.read_text(), parse_constant=_not_strict)
 
 
 # A measured cell built directly (no backend, no session), for unit tests of rendering and recommendation.

@@ -133,7 +133,7 @@ class TorchTensorRTBackend:
         module = torch.export.load(str(path)).module()
         phases["deserialize_s"] = time.perf_counter() - start
         details["program_file"] = path.name
-        if case.device == "cuda" and getattr(case, "concurrency", 1) > 1:  # each concurrent user on its own stream
+        if case.device == "cuda" and case.concurrency > 1:  # each concurrent user on its own stream
             session = TorchSession(module, x, case.device, details, stream=torch.cuda.Stream())
         else:
             session = TorchSession(module, x, case.device, details)

@@ -2,8 +2,10 @@
 
 Writing: `cell_to_json` is a cell's ``extra_info["infperf"]`` entry, with one `repeat_to_json` record per repeat.
 Reading: `cell_from_json` takes one entry of a file's ``benchmarks`` list (after `migrate`) and returns the
-`StoredCell` the gate compares against. A field the gate reads is written here and read here, so the two cannot drift
-apart; the schema version and the migrations of older files are here too. Strict JSON only (`strict_json`).
+`StoredCell` the gate compares against, or None for a cell whose output check failed (older versions recorded those
+as measurements; a wrong result never serves as a baseline). A field the gate reads is written here and read here, so
+the two cannot drift apart; the schema version and the migrations of older files are here too. Strict JSON only
+(`strict_json`).
 
 Schema 2 adds the run-level ``infperf`` object beside machine_info: {"schema": 2, "outcomes": {fullname:
 {"status": "oom" | "crashed" | "timeout" | "error", "cell": ..., "message": ..., ...}}} for cells without timing.
@@ -138,16 +140,26 @@ class StoredCell:
     host_probes: tuple[tuple[float, ...], ...] | None = None  # per repeat, per timed block (when every block has one)
 
 
-def cell_from_json(bench: Mapping[str, Any]) -> StoredCell:
-    """One ``benchmarks`` entry of a (migrated) file, as the gate reads it. Raises `RecordError`."""
+def output_failed(extra: Mapping[str, Any]) -> bool:
+    """Whether a cell's ``extra_info["infperf"]`` records a failed output check (`OutputCheck.to_json`: ``ok`` false,
+    or ``nonfinite`` saying the output or reference held NaN/inf)."""
+    check = extra.get("output_check")
+    return isinstance(check, Mapping) and (check.get("ok") is False or bool(check.get("nonfinite")))
+
+
+def cell_from_json(bench: Mapping[str, Any]) -> StoredCell | None:
+    """One ``benchmarks`` entry of a (migrated) file, as the gate reads it; None for a cell whose output check failed
+    (`output_failed`: a wrong result is no baseline). Raises `RecordError`."""
     try:
         fullname = bench["fullname"]
         samples = bench["stats"]["data"]
     except (KeyError, TypeError):
         raise RecordError("has a benchmark without 'fullname' or raw samples ('stats.data')") from None
+    extra = (bench.get("extra_info") or {}).get("infperf") or {}
+    if output_failed(extra):
+        return None
     if not _usable(samples):
         raise RecordError(f"has no usable raw samples for {fullname}")
-    extra = (bench.get("extra_info") or {}).get("infperf") or {}
     repeats = extra.get("repeats") or []
     if not isinstance(repeats, list) or not all(isinstance(r, dict) and _usable(r.get("samples")) for r in repeats):
         raise RecordError(f"has a repeat without usable raw samples for {fullname}")

@@ -7,20 +7,40 @@ out-of-memory (or a driver error at a huge batch) ends only that try and the nex
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from enum import Enum
 
-from .results import Outcome, strict_json
+from .results import Outcome, OutcomeStatus, strict_json
 from .runner import Probe
 
 RESOLUTION = 1 / 64  # bisect until the gap is at most this fraction of the largest batch that ran (exact below 64)
 
 
+class TryStatus(str, Enum):
+    """How one try ended: it ran, or why not (`OutcomeStatus`'s values). A str enum: JSON holds the plain value."""
+
+    OK = "ok"
+    OOM = OutcomeStatus.OOM.value
+    CRASHED = OutcomeStatus.CRASHED.value
+    TIMEOUT = OutcomeStatus.TIMEOUT.value
+    ERROR = OutcomeStatus.ERROR.value
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Try:
     batch: int
-    status: str  # "ok" or an Outcome status
+    status: TryStatus
     peak_mib: float | None = None
     seconds_per_batch: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", TryStatus(self.status))  # an OutcomeStatus or a plain string
+
+    def to_json(self) -> dict[str, object]:
+        return {**asdict(self), "status": self.status.value}
 
 
 @dataclass(frozen=True)
@@ -43,7 +63,7 @@ class MaxBatch:
     @property
     def peak_mib(self) -> float | None:
         for t in self.tries:
-            if t.batch == self.largest_ok and t.status == "ok":
+            if t.batch == self.largest_ok and t.status is TryStatus.OK:
                 return t.peak_mib
         return None
 
@@ -52,7 +72,7 @@ class MaxBatch:
             "cell": self.cell, "model": self.model, "limit": self.limit, "largest_ok": self.largest_ok,
             "smallest_failing": self.smallest_failing, "limited_by": self.limited_by,
             "failure": self.failure.to_json() if self.failure else None, "peak_mib_at_largest": self.peak_mib,
-            "tries": [t.__dict__ for t in self.tries], "seconds": self.seconds,
+            "tries": [t.to_json() for t in self.tries], "seconds": self.seconds,
         })
 
 
@@ -66,10 +86,10 @@ def search(
         nonlocal failure
         result = try_batch(batch)
         if isinstance(result, Outcome):
-            tries.append(Try(batch, result.status))
+            tries.append(Try(batch, TryStatus(result.status.value)))
             failure = result
             return False
-        tries.append(Try(batch, "ok", result.peak_mib, result.seconds_per_batch))
+        tries.append(Try(batch, TryStatus.OK, result.peak_mib, result.seconds_per_batch))
         return True
 
     ok: int | None = None

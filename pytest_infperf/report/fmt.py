@@ -22,6 +22,11 @@ def time_unit(seconds: float, micro: str = "us") -> tuple[float, str]:
     return 1e6, micro
 
 
+def fmt_number(value: float | None, spec: str = ".1f") -> str:
+    """A plain number in the format ``spec`` (``.2f``, ``g``); missing or non-finite is `MISSING`."""
+    return MISSING if value is None or not math.isfinite(value) else format(value, spec)
+
+
 def fmt_time(seconds: float | None, digits: int = 3, micro: str = "us") -> str:
     """A time in the unit that suits it: ``1.234 s``, ``12.345 ms``, ``56.7 us`` (``micro`` spells the last)."""
     if seconds is None or not math.isfinite(seconds):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..measure.maxbatch import MaxBatch
+from ..measure.maxbatch import MaxBatch, TryStatus
 from ..measure.results import CellResult, Outcome
 from .fmt import Rows, columns, fmt_ms, markdown_table
 
@@ -22,7 +22,7 @@ def max_batch_rows(found: Sequence[MaxBatch]) -> Rows:
                "time/batch at largest", "tries", "search time"]
     rows = []
     for m in found:
-        at_largest = next((t for t in m.tries if t.batch == m.largest_ok and t.status == "ok"), None)
+        at_largest = next((t for t in m.tries if t.batch == m.largest_ok and t.status is TryStatus.OK), None)
         rows.append([
             m.model, m.cell, str(m.largest_ok) if m.largest_ok is not None else "none",
             str(m.smallest_failing) if m.smallest_failing is not None else f"- (limit {m.limit})",

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
-import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pytest_infperf.artifacts import atomic  # stdlib only, like this package's __init__
 
 DTYPES = {"FP32": np.float32, "FP16": np.float16, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32,
           "INT8": np.int8, "UINT8": np.uint8, "BOOL": np.bool_}
@@ -233,10 +235,7 @@ def main(spec_path: str, out_path: str) -> int:
         stats=stats_diff(before, after) if after else {},
         **{k: sum(r[k] for r in results) for k in ("ok", "errors", "timeouts", "dropped")},
     )
-    tmp = out_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(out, f)
-    os.replace(tmp, out_path)
+    atomic.write_bytes(Path(out_path), json.dumps(out).encode())
     return 0
 
 

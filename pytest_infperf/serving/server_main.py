@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pytest_infperf.artifacts import atomic  # stdlib only, like this package's __init__
 from pytest_infperf.serving.server import CEILING_MODEL  # noqa: E402
 
 
@@ -81,10 +82,9 @@ def main(config_path: str, ready_path: str) -> int:
             outputs=[Tensor(name="OUTPUT__0", dtype=np.float32, shape=(1,))], config=model_config,
         )
         triton.run()
-        tmp = Path(ready_path + ".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "start_s": time.monotonic() - started,
-                                   "backend": backend.name, "output_shape": list(out_shape)}))
-        os.replace(tmp, ready_path)
+        atomic.write_bytes(Path(ready_path), json.dumps({
+            "pid": os.getpid(), "start_s": time.monotonic() - started, "backend": backend.name,
+            "output_shape": list(out_shape)}).encode())
         print("infperf: server ready", flush=True)
         while not stop.wait(0.5):
             if not triton.is_alive():

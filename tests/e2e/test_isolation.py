@@ -98,9 +98,3 @@ def test_long_phases_show_progress(fake_suite: pytest.Pytester, monkeypatch: pyt
     monkeypatch.setenv("INFPERF_FAKE_LOAD_S", "3.6")
     result = run_fake(fake_suite, "--infperf-batches=1")
     result.stdout.fnmatch_lines(["*[[]infperf[]] fake-cpu-fp32-b1: loading the fake model (* s so far)*"])
-
-
-# -- the search itself, on scripted tries --------------------------------------------------------------------------
-
-
-# -- pytest-xdist: one worker per GPU, results merged ----------------------------------------------------------------

@@ -3,10 +3,8 @@ baseline, and pytest-benchmark's own fields (params, options, quartiles) saying 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,21 +19,20 @@ from pytest_infperf.measure.timing import TimingPolicy
 CHECK = ("-o", "infperf_check_outputs=on")
 
 
-def raise_on_constant(name: str) -> None:
-    raise ValueError(f"not strict JSON: {name}")
-
-
-def strict(path: Path) -> dict:
-    """Parse as github-action-benchmark and Bencher do: NaN, Infinity and -Infinity are errors."""
-    return json.loads(path.read_text(), parse_constant=raise_on_constant)
-
-
 def wrong_output(monkeypatch: pytest.MonkeyPatch, kind: str = "nan", batch: int = 8) -> None:
     monkeypatch.setenv("INFPERF_FAKE_OUTPUT", kind)
     monkeypatch.setenv("INFPERF_FAKE_OUTPUT_BATCH", str(batch))
 
 
 # ------------------------------------------------------------------------------------------------ strict JSON
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_the_tests_read_our_files_strictly(tmp_path, constant):
+    path = tmp_path / "out.json"
+    path.write_text(f'{{"benchmarks": [{{"stats": {{"data": [{constant}]}}}}]}}')
+    with pytest.raises(ValueError, match=f"not strict JSON: {constant}"):
+        load_json(path)
 
 
 def test_nan_output_fails_its_cell_and_every_json_file_written_is_strict(fake_suite, monkeypatch):
@@ -45,7 +42,7 @@ def test_nan_output_fails_its_cell_and_every_json_file_written_is_strict(fake_su
     files = [fake_suite.path / "out.json", *saved_files(fake_suite.path)]
     assert len(files) == 2
     for path in files:
-        data = strict(path)
+        data = load_json(path)  # strict: NaN/Infinity raise
         assert [b["param"] for b in data["benchmarks"]] == ["fake-cpu-fp32-b1"]
     result.stdout.fnmatch_lines(["*fake-cpu-fp32-b8: output contains NaN*"])
     assert "max relative error" not in result.stdout.str()
@@ -56,7 +53,7 @@ def test_inf_output_is_named_in_the_message(fake_suite, monkeypatch):
     result = run_fake(fake_suite, *CHECK, "--benchmark-json=out.json")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*fake-cpu-fp32-b1: output contains inf*"])
-    assert [b["param"] for b in strict(fake_suite.path / "out.json")["benchmarks"]] == ["fake-cpu-fp32-b8"]
+    assert [b["param"] for b in load_json(fake_suite.path / "out.json")["benchmarks"]] == ["fake-cpu-fp32-b8"]
 
 
 # ------------------------------------------------------------------------------------- wrong output, baselines
@@ -127,6 +124,3 @@ def test_params_are_plain_axes_that_pytest_benchmark_compare_can_group_by(fake_s
         [sys.executable, "-m", "pytest_benchmark", "--storage", f"file://{path.parent.parent}", "compare",
          "--group-by=param:backend"], capture_output=True, text=True, cwd=fake_suite.path, timeout=120,
     ).stdout
-
-
-# ------------------------------------------------------------------------------------------------ verdict keys

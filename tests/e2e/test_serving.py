@@ -83,6 +83,25 @@ def test_statistics_difference() -> None:
     assert TritonStats.from_json(diff).mean_batch == 4.0
 
 
+def test_the_load_generator_writes_its_result_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_infperf.artifacts import atomic
+
+    async def part(task: dict, start_at: float) -> dict:  # no server: one process's counts and latencies
+        return {"latencies_s": [0.001, 0.002], "error_sample": "", "ok": 2, "errors": 0, "timeouts": 0, "dropped": 0}
+
+    written: list[Path] = []
+    write_bytes = atomic.write_bytes
+    monkeypatch.setattr(load_main, "run_part", part)
+    monkeypatch.setattr(atomic, "write_bytes", lambda target, data: (written.append(target),
+                                                                      write_bytes(target, data)))
+    spec, out = tmp_path / "spec.json", tmp_path / "out.json"
+    spec.write_text(json.dumps({"url": "x", "model": "m", "seed": 0, "stats": False, "load": {
+        "procs": 1, "users": 1, "rate": 0, "duration_s": 1.0, "warmup_s": 0.0, "batch": 1, "timeout_s": 1.0}}))
+    assert load_main.main(str(spec), str(out)) == 0
+    assert written == [out] and sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "spec.json"]
+    assert json.loads(out.read_text())["latencies_s"] == [0.001, 0.002]
+
+
 def test_a_local_factory_cannot_be_served() -> None:
     def local():  # pragma: no cover - never called
         return None

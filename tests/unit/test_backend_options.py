@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from pytest_infperf.backends import make_backend
@@ -25,3 +28,12 @@ def test_each_backend_keeps_its_familys_options():
     assert make_backend("tensorrt", options).options == options.tensorrt  # type: ignore[attr-defined]
     ort_trt = make_backend("onnxruntime-trt", options)
     assert ort_trt.options == options.onnxruntime and ort_trt.trt == options.tensorrt  # type: ignore[attr-defined]
+
+
+def test_backends_read_the_case_directly():
+    """A Case always has its fields (concurrency included): a defensive ``getattr(case, ..., default)`` would hide a
+    wrong object behind the default instead of failing."""
+    folder = Path(make_backend.__code__.co_filename).parent
+    found = [f"{path.name}:{n}" for path in sorted(folder.glob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"getattr\(\s*case\b", line)]
+    assert found == []

@@ -33,3 +33,8 @@ def test_plots_and_fmt_time_choose_a_time_unit_in_one_place():
         assert fmt.fmt_time(seconds, 2, "µs").endswith(f" {unit}")
     assert fmt.time_unit(0.5) == (1e3, "ms") and fmt.time_unit(5e-5) == (1e6, "us")
     assert plots.time_unit is fmt.time_unit and not hasattr(plots, "_time_unit")
+
+
+def test_plain_numbers_and_missing_ones():
+    assert fmt.fmt_number(2.0, "g") == "2" and fmt.fmt_number(1.234, ".2f") == "1.23" and fmt.fmt_number(5) == "5.0"
+    assert {fmt.fmt_number(None), fmt.fmt_number(float("nan")), fmt.fmt_number(float("inf"))} == {fmt.MISSING}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pytest_infperf.measure import maxbatch
-from pytest_infperf.measure.results import Outcome
+from pytest_infperf.measure.maxbatch import TryStatus
+from pytest_infperf.measure.results import Outcome, OutcomeStatus
 from pytest_infperf.measure.runner import Probe
 
 
@@ -43,3 +46,16 @@ def test_search_stops_at_its_limit_and_reports_other_failures() -> None:
     try_batch, _ = _tries(0, status="crashed")
     found = maxbatch.search("cell", "m", 48, try_batch)
     assert (found.largest_ok, found.smallest_failing, found.limited_by) == (None, 1, "crashed")
+
+
+def test_tries_carry_a_status_enum_and_write_its_plain_value() -> None:
+    try_batch, _ = _tries(3)
+    found = maxbatch.search("cell", "m", 48, try_batch)
+    assert [t.status for t in found.tries] == [TryStatus.OK, TryStatus.OK, TryStatus.OOM, TryStatus.OK]
+    assert all(type(t.status) is TryStatus for t in found.tries)
+    tries = json.loads(json.dumps(found.to_json(), allow_nan=False))["tries"]
+    assert [t["status"] for t in tries] == ["ok", "ok", "oom", "ok"]  # the file format is unchanged
+    assert tries[0] == {"batch": 1, "status": "ok", "peak_mib": 10.0, "seconds_per_batch": 1e-3}
+    # every way a cell can fail is a way a try can end
+    assert {s.value for s in TryStatus} == {"ok"} | {s.value for s in OutcomeStatus}
+    assert maxbatch.Try(1, "crashed").status is TryStatus.CRASHED

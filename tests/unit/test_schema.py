@@ -45,3 +45,24 @@ def test_a_cell_without_repeats_is_one_repeat_of_its_samples_and_unreadable_entr
     record["stats"]["data"] = [0.0]
     with pytest.raises(RecordError, match="no usable raw samples"):
         cell_from_json(record)
+
+
+@pytest.mark.parametrize("check", [
+    {"reference": "torch fp32", "max_rel_error": 1.0, "tolerance": 0.01, "ok": False},  # too far off
+    {"reference": "torch fp32", "max_rel_error": None, "tolerance": 0.01, "nonfinite": "output contains NaN"},
+    {"reference": "torch fp32", "max_rel_error": float("inf"), "tolerance": 0.01, "ok": False},  # an older version's
+])
+def test_a_cell_whose_output_check_failed_is_never_a_baseline(check):
+    # Older versions recorded wrong-output cells as measurements; a file saved then must not serve as a baseline.
+    record = bench(cell())
+    assert cell_from_json(record) is not None
+    record["extra_info"]["infperf"]["output_check"] = check
+    assert cell_from_json(record) is None
+    record["stats"]["data"] = []  # its samples do not matter: it is skipped, not refused
+    assert cell_from_json(record) is None
+
+
+def test_a_failed_output_check_as_written_today_is_recognised():
+    record = bench(cell(ok=False))
+    assert record["extra_info"]["infperf"]["output_check"]["ok"] is False
+    assert cell_from_json(record) is None
