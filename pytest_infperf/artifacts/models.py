@@ -37,6 +37,11 @@ class ModelSpec:
     def from_marker(cls, model: Any, name: str | None = None) -> ModelSpec:
         if isinstance(model, os.PathLike) or (isinstance(model, str) and model.endswith(".onnx")):
             path = Path(model)
+            if path.suffix.lower() != ".onnx":
+                raise ModelError(
+                    f"model={str(path)!r} is a path but not an .onnx file; a model file must be ONNX "
+                    "(export it with torch.onnx.export), or pass a callable returning a torch.nn.Module"
+                )
             return cls("onnx", path, name or path.stem)
         if isinstance(model, str):
             module, sep, attr = model.partition(":")

@@ -39,7 +39,8 @@ def test_from_marker_tells_the_three_kinds_apart_and_names_them() -> None:
     onnx = ModelSpec.from_marker("models/resnet.onnx")
     assert (onnx.kind, onnx.target, onnx.name) == ("onnx", Path("models/resnet.onnx"), "resnet")
     assert ModelSpec.from_marker(Path("net.v2.onnx")).name == "net.v2"  # a PathLike is a file, named by its stem
-    assert ModelSpec.from_marker(Path("weights.bin")).kind == "onnx"  # a PathLike of any suffix is a file
+    with pytest.raises(ModelError, match=r"model='weights.bin' is a path but not an .onnx file"):
+        ModelSpec.from_marker(Path("weights.bin"))  # a PathLike of another suffix names the fix at collection
     imported = ModelSpec.from_marker("pkg.nets:make_net")
     assert (imported.kind, imported.target, imported.name) == ("import", "pkg.nets:make_net", "make_net")
     called = ModelSpec.from_marker(make_net)
