@@ -42,3 +42,12 @@ def test_no_test_file_ends_with_an_empty_section():
         if code and _SECTION.match(code[-1]):
             found.append(f"{path.relative_to(ROOT)}: {code[-1]}")
     assert found == []
+
+
+def test_test_files_have_unique_basenames():
+    """tests/ has no __init__.py (rootdir-relative imports): two test files of one name in unit/ and e2e/ stop
+    collection with "import file mismatch" (CI did, with unit/ and e2e/test_storage.py)."""
+    names: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        names.setdefault(path.name, []).append(path.relative_to(ROOT).as_posix())
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
