@@ -463,7 +463,10 @@ def make_tensorrt(version: str = "10.9.0.34", record: Record | None = None) -> t
             if tensor["mode"] == "INPUT":
                 return self.shapes.get(name, tuple(tensor["shape"]))
             batch = next(iter(self.shapes.values()), (-1,))[0]
-            return tuple(batch if d < 0 else d for d in tensor["shape"])
+            shape = tuple(batch if d < 0 and axis == 0 else d for axis, d in enumerate(tensor["shape"]))
+            if any(d < 0 for d in shape[1:]) and len(self.shapes) == len(self.engine.inputs()):
+                shape = self.engine.output_shapes(self)[name]  # other dynamic dims: what the network computes
+            return shape
 
         def set_tensor_address(self, name: Any, memory: Any) -> bool:
             if not isinstance(name, str):
@@ -496,6 +499,7 @@ def make_tensorrt(version: str = "10.9.0.34", record: Record | None = None) -> t
             self.plan = plan
             self.io = {t["name"]: t for t in plan["io"]}
             self._session: Any = None
+            self._shapes: dict[tuple, dict[str, tuple[int, ...]]] = {}
 
         @property
         def num_io_tensors(self) -> int:
@@ -514,16 +518,37 @@ def make_tensorrt(version: str = "10.9.0.34", record: Record | None = None) -> t
         def num_aux_streams(self) -> int:
             return self.plan["aux_streams"]
 
+        def inputs(self) -> list[str]:
+            return [n for n, t in self.io.items() if t["mode"] == "INPUT"]
+
+        def output_shapes(self, context: IExecutionContext) -> dict[str, tuple[int, ...]]:
+            """Output shapes for the context's input shapes (real TensorRT infers them from the network; here the
+            ONNX model runs once on zeros of those shapes)."""
+            import numpy as np
+
+            key = tuple(sorted(context.shapes.items()))
+            if key not in self._shapes:
+                feeds = {n: np.zeros(context.shapes[n], dtype=_NUMPY[self.io[n]["dtype"]]) for n in self.inputs()}
+                outputs = self._ort().run(None, feeds)
+                self._shapes[key] = {m.name: tuple(np.shape(v)) for m, v in zip(self._ort().get_outputs(), outputs,
+                                                                                 strict=True)}
+            return self._shapes[key]
+
+        def _ort(self) -> Any:
+            import onnxruntime
+
+            if self._session is None:
+                self._session = onnxruntime.InferenceSession(self.plan["onnx"], providers=["CPUExecutionProvider"])
+            return self._session
+
         def create_execution_context(self) -> IExecutionContext:
             rec.add("ICudaEngine.create_execution_context")
             return IExecutionContext(self)
 
         def compute(self, context: IExecutionContext) -> None:
             import numpy as np
-            import onnxruntime
 
-            if self._session is None:
-                self._session = onnxruntime.InferenceSession(self.plan["onnx"], providers=["CPUExecutionProvider"])
+            self._ort()
             feeds = {}
             for name, tensor in self.io.items():
                 if tensor["mode"] == "INPUT":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,26 @@ class ShapeProfile:
             raise ValueError(f"unknown profile mode {mode!r}; use sweep or cell")
         top = max(batch, max_batch)
         return cls((1, *input_shape), (top, *input_shape), (top, *input_shape))
+
+    @classmethod
+    def for_named_input(cls, spec_shape: tuple[int | str, ...] | None, cell_shape: tuple[int, ...],
+                        dims: Mapping[str, Sequence[int]], max_batch: int, mode: str = "sweep") -> ShapeProfile:
+        """One input of several (``inputs=``): axis 0 the batch as `for_cell`; a named dim from the least to the
+        largest of the test's values for it (``dims``), tuned for the largest (opt = max, as for the batch), so one
+        engine serves every cell of the test; fixed dims as they are. ``spec_shape`` is the input's per-sample shape
+        with dim names (None for a callable's inputs: their dims stay the cell's). ``cell``: the cell's own shape."""
+        if mode == "cell":
+            return cls(cell_shape, cell_shape, cell_shape)
+        if mode != "sweep":
+            raise ValueError(f"unknown profile mode {mode!r}; use sweep or cell")
+        per_sample = spec_shape if spec_shape is not None else cell_shape[1:]
+        low, high = [1], [max(cell_shape[0], max_batch)]
+        for axis, dim in enumerate(per_sample):
+            values = list(dims.get(dim, ())) if isinstance(dim, str) else []
+            now = cell_shape[axis + 1]
+            low.append(min([now, *values]))
+            high.append(max([now, *values]))
+        return cls(tuple(low), tuple(high), tuple(high))
 
     def covers(self, shape: tuple[int, ...]) -> bool:
         return len(shape) == len(self.min) and all(

@@ -87,6 +87,20 @@ def cached_qdq(
     return path, True
 
 
+def calibration_feeds(spec: Any, dims: dict[str, int], seed: int) -> Feeds:
+    """int8 calibration batches of a model with several or integer inputs: the cell's own input specs
+    (`inputs.InputsSpec`) at the calibration batch size, drawn from other seeds than any cell's inputs, floats as the
+    fp32 graph takes them."""
+    from ..inputs import generate
+
+    def feeds(index: int) -> dict[str, Any]:
+        generated = generate(spec, CALIBRATION_BATCH, dims, seed + CALIBRATION_SEED_OFFSET + index)
+        return {name: value.astype("float32") if value.dtype.kind == "f" else value
+                for name, value in generated.arrays}
+
+    return feeds
+
+
 def input_name(model_path: Path) -> str:
     import onnx
 

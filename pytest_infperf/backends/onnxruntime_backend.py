@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gpu, progress
+from ..artifacts.quantize import calibration_feeds
 from ..inputs import Inputs, dynamic_axes, ort_feeds
 from ..measure.timing import BlockTimer, SyncedClockTimer
 
@@ -45,23 +46,6 @@ def _cuda_sync() -> None:
         return
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-
-
-def calibration_feeds(case: Case, seed: int) -> Any:
-    """int8 calibration batches of a model with several or integer inputs (`quantize.Feeds`): the cell's own input
-    specs at the calibration batch size, drawn from other seeds than any cell's inputs, floats as the fp32 graph
-    takes them."""
-    from ..artifacts.quantize import CALIBRATION_BATCH, CALIBRATION_SEED_OFFSET
-    from ..inputs import generate
-
-    assert case.inputs is not None
-
-    def feeds(index: int) -> dict[str, Any]:
-        generated = generate(case.inputs, CALIBRATION_BATCH, dict(case.dims), seed + CALIBRATION_SEED_OFFSET + index)
-        return {name: value.astype("float32") if value.dtype.kind == "f" else value
-                for name, value in generated.arrays}
-
-    return feeds
 
 
 class OnnxRuntimeSession:
@@ -187,7 +171,8 @@ class OnnxRuntimeBackend:
             if isinstance(inputs, Inputs) and case.inputs is not None:
                 path, spent = source.int8_onnx_path(
                     case.input_shape, cache_dir, inputs=inputs, signature=case.inputs.signature(dict(case.dims)),
-                    dynamic=dynamic_axes(case.inputs, inputs), feeds=calibration_feeds(case, source.seed))
+                    dynamic=dynamic_axes(case.inputs, inputs),
+                    feeds=calibration_feeds(case.inputs, dict(case.dims), source.seed))
             else:
                 path, spent = source.int8_onnx_path(case.input_shape, cache_dir)
             phases.update(spent)

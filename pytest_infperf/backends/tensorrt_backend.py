@@ -39,6 +39,8 @@ from ..artifacts.engine_cache import (
     version_text,
     write_key_file,
 )
+from ..artifacts.quantize import calibration_feeds
+from ..inputs import Inputs, dynamic_axes
 from ..measure.timing import BlockTimer, CudaEventTimer, SyncedClockTimer
 
 if TYPE_CHECKING:
@@ -130,10 +132,18 @@ class BuildPlan:
     workspace_mib: int | None
     opt_level: int | None
     aux_streams: int | None
+    inputs: tuple[tuple[str, ShapeProfile], ...] = ()  # several inputs (inputs=): a profile per input, by name
+
+    def profiles(self) -> dict[str, Any]:
+        """The shape profile as recorded in the cell's details and the engine key: one input's (min/opt/max), or
+        each named input's."""
+        if self.inputs:
+            return {name: profile.as_dict() for name, profile in self.inputs}
+        return self.profile.as_dict()
 
     def key_parts(self, gpu_id: dict[str, str], tensorrt_version: str) -> dict[str, Any]:
-        parts = {k: v for k, v in asdict(self).items() if k not in ("onnx_path", "profile")}
-        return {"kind": "tensorrt-engine", **parts, "profile": self.profile.as_dict(), "gpu": gpu_id,
+        parts = {k: v for k, v in asdict(self).items() if k not in ("onnx_path", "profile", "inputs")}
+        return {"kind": "tensorrt-engine", **parts, "profile": self.profiles(), "gpu": gpu_id,
                 "tensorrt": tensorrt_version}
 
 
@@ -152,9 +162,11 @@ def build_serialized_engine(trt: Any, logger: Any, plan: BuildPlan, timing: Timi
     if not parser.parse_from_file(str(plan.onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise RuntimeError(f"TensorRT's ONNX parser rejected {plan.onnx_path.name}: {errors}")
-    if network.num_inputs != 1:
-        raise RuntimeError(f"{plan.onnx_path.name} has {network.num_inputs} inputs; the tensorrt backend feeds one")
-    input_name = network.get_input(0).name
+    names = [network.get_input(i).name for i in range(network.num_inputs)]
+    wanted = [name for name, _ in plan.inputs] or names[:1]
+    if sorted(names) != sorted(wanted):
+        raise RuntimeError(f"{plan.onnx_path.name} has inputs {names}; the cell feeds {wanted}")
+    input_name = ", ".join(names)
     config = builder.create_builder_config()
     if plan.workspace_mib is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, plan.workspace_mib << 20)
@@ -165,9 +177,10 @@ def build_serialized_engine(trt: Any, logger: Any, plan: BuildPlan, timing: Timi
     for flag in plan.flags:
         config.set_flag(getattr(trt.BuilderFlag, flag))
     profile = builder.create_optimization_profile()
-    profile.set_shape(input_name, plan.profile.min, plan.profile.opt, plan.profile.max)
+    for name, shapes in plan.inputs or ((names[0], plan.profile),):
+        profile.set_shape(name, shapes.min, shapes.opt, shapes.max)
     if config.add_optimization_profile(profile) < 0:
-        raise RuntimeError(f"TensorRT rejected the optimization profile {plan.profile.as_dict()} for {input_name!r}")
+        raise RuntimeError(f"TensorRT rejected the optimization profile {plan.profiles()} for {input_name!r}")
     blob = timing.load()
     cache = config.create_timing_cache(blob) if blob else None
     timing_state = "new"
@@ -183,7 +196,7 @@ def build_serialized_engine(trt: Any, logger: Any, plan: BuildPlan, timing: Timi
     if serialized is None:
         raise RuntimeError(f"TensorRT could not build an engine from {plan.onnx_path.name} "
                            f"(precision {plan.precision}, workspace {plan.workspace_mib or 'default'} MiB, profile "
-                           f"{plan.profile.as_dict()}); TensorRT's log above says why")
+                           f"{plan.profiles()}); TensorRT's log above says why")
     timing.save(memoryview(cache.serialize()).tobytes())  # the build added its measurements to the cache
     info = {"timing_cache": timing_state, "input": input_name}
     return memoryview(serialized).tobytes(), info
@@ -232,8 +245,10 @@ class TensorRTSession:
             return _StreamEventTimer(self._stream)
         return SyncedClockTimer(sync=self.synchronize)
 
-    def output(self) -> np.ndarray:
+    def output(self) -> np.ndarray | list[np.ndarray]:
         self.synchronize()
+        if isinstance(self._out, list):  # several outputs, in the engine's (the ONNX export's) order
+            return [t.detach().float().cpu().numpy() for t in self._out]
         return self._out.detach().float().cpu().numpy()
 
     def close(self) -> None:
@@ -257,6 +272,7 @@ class TensorRTSession:
 
 class TensorRTBackend:
     name = "tensorrt"
+    supports_inputs = True  # several / integer inputs (inputs.py): an optimization profile per input
 
     def __init__(self, options: BackendOptions | None = None) -> None:
         from .options import BackendOptions
@@ -296,21 +312,34 @@ class TensorRTBackend:
             source.torch_module()  # the export is cold start; building the module is not
 
     def _model_path(self, case: Case, source: ModelSource, cache_dir: Path, strong: bool,
-                    phases: dict[str, float]) -> Path:
+                    phases: dict[str, float], inputs: Any = None) -> Path:
+        named: dict[str, Any] = {}
+        if isinstance(inputs, Inputs) and case.inputs is not None:  # one export with every input, dynamic dims
+            named = dict(inputs=inputs, signature=case.inputs.signature(dict(case.dims)),
+                         dynamic=dynamic_axes(case.inputs, inputs))
         if case.precision == "int8":
-            path, spent = source.int8_onnx_path(case.input_shape, cache_dir)
+            feeds = calibration_feeds(case.inputs, dict(case.dims), source.seed) if named else None
+            path, spent = source.int8_onnx_path(case.input_shape, cache_dir, feeds=feeds, **named)
             phases.update(spent)
             return path
         precision = case.precision if strong else "fp32"  # weak typing: flags on the fp32 model
         start = time.perf_counter()
-        path, exported = source.onnx_path(case.input_shape, precision, cache_dir)
+        path, exported = source.onnx_path(case.input_shape, precision, cache_dir, **named)
         if exported:
             phases["export_s"] = time.perf_counter() - start
         return path
 
-    def plan(self, case: Case, model_path: Path, tensorrt_version: str) -> BuildPlan:
+    def plan(self, case: Case, model_path: Path, tensorrt_version: str, inputs: Any = None) -> BuildPlan:
         strong = strongly_typed(tensorrt_version)
         opts = self.options
+        per_input: tuple[tuple[str, ShapeProfile], ...] = ()
+        if isinstance(inputs, Inputs) and case.inputs is not None:
+            shapes = {spec.name: spec.shape for spec in case.inputs.specs}
+            dims = {name: list(values) for name, values in case.inputs.dims}
+            per_input = tuple(
+                (name, ShapeProfile.for_named_input(shapes.get(name), tuple(array.shape), dims, opts.max_batch,
+                                                    opts.profile))
+                for name, array in inputs.arrays)
         return BuildPlan(
             onnx_path=model_path,
             model_digest=file_digest(model_path),
@@ -321,20 +350,21 @@ class TensorRTBackend:
             workspace_mib=opts.workspace_mib,
             opt_level=opts.opt_level,
             aux_streams=opts.aux_streams,
+            inputs=per_input,
         )
 
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TensorRTSession:
         trt = import_tensorrt(case.id)
         version = trt.__version__
         phases: dict[str, float] = {}
-        model_path = self._model_path(case, source, cache_dir, strongly_typed(version), phases)
-        plan = self.plan(case, model_path, version)
+        model_path = self._model_path(case, source, cache_dir, strongly_typed(version), phases, inputs)
+        plan = self.plan(case, model_path, version, inputs)
         gpu_id = gpu_identity(case.device)
         folder = cache_dir / "infperf-trt"
         parts = plan.key_parts(gpu_id, version)
         engine_path = folder / f"{cache_key(parts)}-{slug(source.name)}-{case.precision}.engine"
         details: dict[str, object] = {
-            "tensorrt": version, "profile": plan.profile.as_dict(), "typing": "strong" if plan.strongly_typed
+            "tensorrt": version, "profile": plan.profiles(), "typing": "strong" if plan.strongly_typed
             else "weak", "builder_flags": list(plan.flags), "workspace_mib": plan.workspace_mib,
             "opt_level": plan.opt_level, "aux_streams_max": plan.aux_streams, "model": model_path.name,
         }
@@ -366,7 +396,7 @@ class TensorRTBackend:
         phases["context_s"] = time.perf_counter() - start - phases.get("capture_s", 0.0)
         return session
 
-    def _session(self, trt: Any, case: Case, runtime: Any, engine: Any, inputs: np.ndarray, details: dict,
+    def _session(self, trt: Any, case: Case, runtime: Any, engine: Any, inputs: Any, details: dict,
                  phases: dict) -> TensorRTSession:
         import torch
 
@@ -377,13 +407,19 @@ class TensorRTBackend:
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         ins = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
-        if len(ins) != 1 or not outs:
-            raise RuntimeError(f"{case.id}: the engine has inputs {ins} and outputs {outs}; one input is fed")
-        if not context.set_input_shape(ins[0], case.batch_shape):
-            raise RuntimeError(f"{case.id}: input shape {case.batch_shape} is outside the engine's profile "
-                               f"{details['profile']}")
-        x = torch.from_numpy(inputs).to(device=device, dtype=_torch_dtype(torch, engine.get_tensor_dtype(ins[0])))
-        buffers = {ins[0]: x.contiguous()}
+        arrays = dict(inputs.arrays) if isinstance(inputs, Inputs) else None
+        if not outs or (arrays is None and len(ins) != 1) or (arrays is not None and sorted(ins) != sorted(arrays)):
+            fed = list(arrays) if arrays is not None else ["one input"]
+            raise RuntimeError(f"{case.id}: the engine has inputs {ins} and outputs {outs}; the cell feeds {fed}")
+        feeds = arrays if arrays is not None else {ins[0]: inputs}
+        buffers = {}
+        for name in ins:
+            value = feeds[name]
+            if not context.set_input_shape(name, tuple(value.shape)):
+                raise RuntimeError(f"{case.id}: input {name!r} of shape {tuple(value.shape)} is outside the engine's "
+                                   f"profile {details['profile']}")
+            x = torch.from_numpy(value).to(device=device, dtype=_torch_dtype(torch, engine.get_tensor_dtype(name)))
+            buffers[name] = x.contiguous()
         for name in outs:
             shape = tuple(context.get_tensor_shape(name))
             if any(d < 0 for d in shape):
@@ -392,7 +428,7 @@ class TensorRTBackend:
         for name, tensor in buffers.items():
             if not context.set_tensor_address(name, tensor.data_ptr()):
                 raise RuntimeError(f"{case.id}: TensorRT rejected the address of tensor {name!r}")
-        out = buffers[outs[0]]
+        out: Any = buffers[outs[0]] if len(outs) == 1 else [buffers[name] for name in outs]
         stream = torch.cuda.Stream(device=device) if case.device == "cuda" else None
         handle = stream.cuda_stream if stream is not None else 0
         if case.device == "cuda":

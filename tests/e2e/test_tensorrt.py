@@ -541,3 +541,53 @@ def test_bad_trt_ini_values_are_usage_errors_naming_the_key(pytester: pytest.Pyt
     result = pytester.runpytest("-p", "infperf_fake", "--infperf-backends=fake", "-o", ini)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+# --- several / integer inputs (inputs=) ----------------------------------------------------------------------------
+
+
+class TwoInputs(torch.nn.Module):
+    """Token ids (int64), a mask (int64) and a float scale; outputs of shapes (batch, seq, 4) and (batch, 4)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(50, 8)
+        self.lin = torch.nn.Linear(8, 4)
+
+    def forward(self, input_ids, attention_mask, scale):
+        h = self.emb(input_ids) * attention_mask.unsqueeze(-1).to(self.lin.weight.dtype)
+        out = self.lin(h) * scale.unsqueeze(1)
+        return out, out.mean(1)
+
+
+def two_inputs() -> TwoInputs:
+    return TwoInputs()
+
+
+def test_several_inputs_get_a_profile_each_and_one_engine_serves_every_sequence_length(trt, tmp_path):
+    from pytest_infperf import inputs as inputs_mod
+
+    spec = inputs_mod.parse({"input_ids": dict(shape=("seq",), dtype="int64", low=0, high=50),
+                             "attention_mask": dict(shape=("seq",), dtype="int64", fill=1),
+                             "scale": dict(shape=(4,))}, {"seq": [4, 8]}, "sequence", "seq")
+    source = ModelSpec.from_marker(two_inputs, "two").resolve(Path("."), 0)
+    impl = make_backend("tensorrt", BackendOptions.flat(trt_max_batch=8))
+    impl.prepare(source)
+    results = []
+    for seq, batch in ((4, 2), (8, 4)):
+        case = Case("tensorrt", "cpu", "fp32", batch, (seq,), dims=(("seq", seq),), inputs=spec)
+        results.append(run_cell(f"t::{case.id}", case, impl, source,
+                                TimingPolicy(min_rounds=2, max_time=0.02, warmup_max_calls=3), tmp_path, 0,
+                                reference=source.reference_output, memory=False))
+    for result in results:  # both outputs checked against torch fp32: the bindings are right
+        assert result.check.ok and result.check.max_rel_error < 1e-5, result.check
+    profile = dict(results[0].details)["profile"]
+    assert profile == {"input_ids": {"min": [1, 4], "opt": [8, 8], "max": [8, 8]},
+                       "attention_mask": {"min": [1, 4], "opt": [8, 8], "max": [8, 8]},
+                       "scale": {"min": [1, 4], "opt": [8, 4], "max": [8, 4]}}
+    shapes = {args[0]: args[1:] for name, args in trt.record.calls if name == "IOptimizationProfile.set_shape"}
+    assert shapes["input_ids"] == ((1, 4), (8, 8), (8, 8)) and shapes["scale"] == ((1, 4), (8, 4), (8, 4))
+    assert trt.builds == 1, "one engine (sweep profile over batch and seq) serves both cells"
+    set_shapes = [args for name, args in trt.record.calls if name == "IExecutionContext.set_input_shape"]
+    assert ("input_ids", (4, 8)) in set_shapes and ("scale", (4, 4)) in set_shapes
+    assert not trt.record.errors

@@ -105,3 +105,17 @@ def test_timing_cache_without_a_gpu_name_is_named_gpu(tmp_path: Path) -> None:
 
 def test_gpu_identity_of_the_cpu_needs_no_torch() -> None:
     assert engine_cache.gpu_identity("cpu") == {"name": "cpu"}
+
+
+def test_a_named_input_profile_spans_the_batch_and_the_tests_dim_values():
+    wide = ShapeProfile.for_named_input(("seq",), (2, 4), {"seq": [4, 16]}, max_batch=2)
+    assert wide.as_dict() == {"min": [1, 4], "opt": [2, 16], "max": [2, 16]} and wide.covers((2, 9))
+    assert not wide.covers((3, 4)) and not wide.covers((2, 17))
+    fixed = ShapeProfile.for_named_input(("seq", 3), (4, 8, 3), {"seq": [8]}, max_batch=2)
+    assert fixed.as_dict() == {"min": [1, 8, 3], "opt": [4, 8, 3], "max": [4, 8, 3]}
+    callable_input = ShapeProfile.for_named_input(None, (2, 7), {}, max_batch=8)  # a callable's: batch only
+    assert callable_input.as_dict() == {"min": [1, 7], "opt": [8, 7], "max": [8, 7]}
+    assert ShapeProfile.for_named_input(("seq",), (2, 4), {"seq": [4, 16]}, 8, "cell").as_dict() == {
+        "min": [2, 4], "opt": [2, 4], "max": [2, 4]}
+    with pytest.raises(ValueError, match="unknown profile mode"):
+        ShapeProfile.for_named_input(("seq",), (2, 4), {}, 8, "wide")
