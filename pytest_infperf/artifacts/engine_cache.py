@@ -120,15 +120,26 @@ class ShapeProfile:
 
     def ort_options(self, input_name: str) -> dict[str, str]:
         """ONNX Runtime TensorRT EP's explicit profile options ('input:1x3x224x224', trtexec's --minShapes format)."""
+        return ort_profile_options(((input_name, self),))
 
-        def one(shape: tuple[int, ...]) -> str:
-            return f"{input_name}:{'x'.join(map(str, shape))}"
 
-        return {
-            "trt_profile_min_shapes": one(self.min),
-            "trt_profile_opt_shapes": one(self.opt),
-            "trt_profile_max_shapes": one(self.max),
-        }
+def ort_profile_options(profiles: Sequence[tuple[str, ShapeProfile]]) -> dict[str, str]:
+    """ONNX Runtime TensorRT EP's explicit profile options for one or several inputs ('ids:1x128,mask:1x128')."""
+
+    def joined(which: str) -> str:
+        return ",".join(f"{name}:{'x'.join(map(str, getattr(p, which)))}" for name, p in profiles)
+
+    return {"trt_profile_min_shapes": joined("min"), "trt_profile_opt_shapes": joined("opt"),
+            "trt_profile_max_shapes": joined("max")}
+
+
+def input_profiles(case: Any, inputs: Any, max_batch: int, mode: str) -> tuple[tuple[str, ShapeProfile], ...]:
+    """A profile per input of a cell with several inputs (``case.inputs``: `inputs.InputsSpec`; ``inputs``: the
+    cell's `inputs.Inputs`), in the order of its arrays (the export's input order): `ShapeProfile.for_named_input`."""
+    shapes = {spec.name: spec.shape for spec in case.inputs.specs}
+    dims = {name: list(values) for name, values in case.inputs.dims}
+    return tuple((name, ShapeProfile.for_named_input(shapes.get(name), tuple(array.shape), dims, max_batch, mode))
+                 for name, array in inputs.arrays)
 
 
 class TimingCacheFile:

@@ -188,7 +188,8 @@ class OnnxRuntimeBackend:
             phases["export_s"] = time.perf_counter() - start
         return path
 
-    def _providers(self, case: Case, path: Path, cache_dir: Path, details: dict[str, object]) -> list[Any]:
+    def _providers(self, case: Case, path: Path, cache_dir: Path, details: dict[str, object],
+                   inputs: Any = None) -> list[Any]:
         """Execution providers, the first one required (a session that fell back to another is an error)."""
         if case.device == "cuda":
             _preload_cuda_libraries()
@@ -207,7 +208,7 @@ class OnnxRuntimeBackend:
         start = time.perf_counter()
         so = onnxruntime.SessionOptions()
         so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        providers = self._providers(case, path, cache_dir, details)
+        providers = self._providers(case, path, cache_dir, details, inputs)
         progress.report(f"creating the onnxruntime session ({self.name})")
         session = onnxruntime.InferenceSession(str(path), so, providers=providers)
         expected = providers[0][0] if isinstance(providers[0], tuple) else providers[0]

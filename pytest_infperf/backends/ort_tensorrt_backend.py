@@ -32,6 +32,8 @@ from ..artifacts.engine_cache import (
     cache_key,
     file_digest,
     gpu_identity,
+    input_profiles,
+    ort_profile_options,
     parse_version,
     slug,
     write_key_file,
@@ -90,7 +92,7 @@ def tensorrt_libraries() -> tuple[bool, str]:
 
 class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
     name = "onnxruntime-trt"
-    supports_inputs = False  # a TensorRT profile per input is not written yet (inputs.py)
+    supports_inputs = True  # several / integer inputs (inputs.py): a TensorRT profile per input
     io_binding = True
     cuda_graph = False
     provider_hint = "TensorRT's libraries or the model's ops; see ONNX Runtime's log above"
@@ -133,24 +135,34 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
                 return f"{case.id}: int8 quantization needs onnx; pip install onnx"
         return None
 
-    def _model_path(self, case: Case, source: ModelSource, cache_dir: Path, phases: dict[str, float]) -> Path:
+    def _model_path(self, case: Case, source: ModelSource, cache_dir: Path, phases: dict[str, float],
+                    inputs: Any = None) -> Path:
         if case.precision == "fp16":  # the fp16 flag on the fp32 model: TensorRT picks the precision per layer
-            return super()._model_path(dataclasses.replace(case, precision="fp32"), source, cache_dir, phases)
-        return super()._model_path(case, source, cache_dir, phases)
+            return super()._model_path(dataclasses.replace(case, precision="fp32"), source, cache_dir, phases, inputs)
+        return super()._model_path(case, source, cache_dir, phases, inputs)
 
-    def trt_options(self, case: Case, path: Path, cache_dir: Path, input_name: str) -> tuple[dict[str, str], dict]:
+    def trt_options(self, case: Case, path: Path, cache_dir: Path, input_name: str,
+                    inputs: Any = None) -> tuple[dict[str, str], dict]:
         """The TensorRT EP's options for this cell (all values strings, as ONNX Runtime receives them) and what they
-        were keyed by."""
+        were keyed by. Several inputs (``inputs``: `inputs.Inputs`): a profile per input."""
         import onnxruntime
 
+        from ..inputs import Inputs
+
         opts = self.trt
-        profile = ShapeProfile.for_cell(case.input_shape, case.batch, opts.max_batch, opts.profile)
+        named = isinstance(inputs, Inputs) and case.inputs is not None
+        if named:
+            profiles = input_profiles(case, inputs, opts.max_batch, opts.profile)
+        else:
+            profiles = ((input_name, ShapeProfile.for_cell(case.input_shape, case.batch, opts.max_batch,
+                                                            opts.profile)),)
+        shown: Any = {name: p.as_dict() for name, p in profiles} if named else profiles[0][1].as_dict()
         _, trt_version = tensorrt_libraries()
         gpu_id = gpu_identity(case.device)
         builder = {"workspace_mib": opts.workspace_mib, "opt_level": opts.opt_level,
                    "aux_streams": opts.aux_streams}
         parts = {"kind": "ort-tensorrt-engines", "model": file_digest(path), "precision": case.precision,
-                 "profile": profile.as_dict(), "builder": builder, "gpu": gpu_id, "tensorrt": trt_version,
+                 "profile": shown, "builder": builder, "gpu": gpu_id, "tensorrt": trt_version,
                  "onnxruntime": onnxruntime.__version__}
         root = cache_dir / "infperf-ort-trt"
         engines = root / f"{slug(path.stem)}-{case.precision}-{cache_key(parts)}"
@@ -165,7 +177,7 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
             "trt_engine_cache_path": str(engines),
             "trt_timing_cache_enable": "True",
             "trt_timing_cache_path": str(timing),
-            **profile.ort_options(input_name),
+            **ort_profile_options(profiles),
         }
         if opts.workspace_mib is not None:
             options["trt_max_workspace_size"] = str(opts.workspace_mib << 20)
@@ -175,15 +187,17 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
             options["trt_auxiliary_streams"] = str(opts.aux_streams)
         if opts.cuda_graph:
             options["trt_cuda_graph_enable"] = "True"
-        return options, {"profile": profile.as_dict(), "engine_folder": engines.name, "tensorrt": trt_version}
+        return options, {"profile": shown, "engine_folder": engines.name, "tensorrt": trt_version}
 
-    def _providers(self, case: Case, path: Path, cache_dir: Path, details: dict[str, object]) -> list[Any]:
+    def _providers(self, case: Case, path: Path, cache_dir: Path, details: dict[str, object],
+                   inputs: Any = None) -> list[Any]:
         from ..artifacts.quantize import has_qdq, input_name
 
         if case.precision == "int8":
             if not has_qdq(path):
                 raise RuntimeError(f"{case.id}: trt_int8_enable needs a Q/DQ model; {path.name} has none")
-        options, keyed = self.trt_options(case, path, cache_dir, input_name(path))
+        name = "" if case.inputs is not None else input_name(path)
+        options, keyed = self.trt_options(case, path, cache_dir, name, inputs)
         engines = cache_dir / "infperf-ort-trt" / str(keyed["engine_folder"])
         cached = any(p.suffix == ".engine" for p in engines.iterdir())
         details.update(keyed)

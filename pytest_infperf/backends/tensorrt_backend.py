@@ -34,6 +34,7 @@ from ..artifacts.engine_cache import (
     cache_key,
     file_digest,
     gpu_identity,
+    input_profiles,
     parse_version,
     slug,
     version_text,
@@ -334,12 +335,7 @@ class TensorRTBackend:
         opts = self.options
         per_input: tuple[tuple[str, ShapeProfile], ...] = ()
         if isinstance(inputs, Inputs) and case.inputs is not None:
-            shapes = {spec.name: spec.shape for spec in case.inputs.specs}
-            dims = {name: list(values) for name, values in case.inputs.dims}
-            per_input = tuple(
-                (name, ShapeProfile.for_named_input(shapes.get(name), tuple(array.shape), dims, opts.max_batch,
-                                                    opts.profile))
-                for name, array in inputs.arrays)
+            per_input = input_profiles(case, inputs, opts.max_batch, opts.profile)
         return BuildPlan(
             onnx_path=model_path,
             model_digest=file_digest(model_path),

@@ -591,3 +591,30 @@ def test_several_inputs_get_a_profile_each_and_one_engine_serves_every_sequence_
     set_shapes = [args for name, args in trt.record.calls if name == "IExecutionContext.set_input_shape"]
     assert ("input_ids", (4, 8)) in set_shapes and ("scale", (4, 4)) in set_shapes
     assert not trt.record.errors
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_ort_trt_takes_several_inputs_with_a_profile_each(tmp_path, precision):
+    from pytest_infperf import inputs as inputs_mod
+
+    spec = inputs_mod.parse({"input_ids": dict(shape=("seq",), dtype="int64", low=0, high=50),
+                             "attention_mask": dict(shape=("seq",), dtype="int64", fill=1),
+                             "scale": dict(shape=(4,))}, {"seq": [4, 8]}, "sequence", "seq")
+    source = ModelSpec.from_marker(two_inputs, "two").resolve(Path("."), 0)
+    impl = make_backend("onnxruntime-trt", BackendOptions.flat(trt_max_batch=8))
+    case = Case("onnxruntime-trt", "cpu", precision, 2, (4,), dims=(("seq", 4),), inputs=spec)
+    generated = inputs_mod.generate(spec, 2, {"seq": 4}, seed=0)
+    path = impl._model_path(case, source, tmp_path, {}, generated)
+    assert path.name.endswith("-int8-qdq.onnx" if precision == "int8" else "-fp32.onnx")
+    options, keyed = impl.trt_options(case, path, tmp_path, "", generated)
+    trt_standin.check_ort_trt_options(options)
+    assert options["trt_profile_min_shapes"] == "input_ids:1x4,attention_mask:1x4,scale:1x4"
+    assert options["trt_profile_opt_shapes"] == options["trt_profile_max_shapes"] == \
+        "input_ids:8x8,attention_mask:8x8,scale:8x4"
+    assert keyed["profile"]["input_ids"] == {"min": [1, 4], "opt": [8, 8], "max": [8, 8]}
+    # the engine folder is keyed by every input's profile: another sweep of seq builds other engines
+    wider = Case("onnxruntime-trt", "cpu", precision, 2, (4,), dims=(("seq", 4),),
+                 inputs=inputs_mod.parse({"input_ids": dict(shape=("seq",), dtype="int64", low=0, high=50),
+                                          "attention_mask": dict(shape=("seq",), dtype="int64", fill=1),
+                                          "scale": dict(shape=(4,))}, {"seq": [4, 16]}, "sequence", "seq"))
+    assert impl.trt_options(wider, path, tmp_path, "", generated)[1]["engine_folder"] != keyed["engine_folder"]
