@@ -564,12 +564,17 @@ def two_inputs() -> TwoInputs:
     return TwoInputs()
 
 
-def test_several_inputs_get_a_profile_each_and_one_engine_serves_every_sequence_length(trt, tmp_path):
+def two_spec(seq: list[int]):
+    """The specs of TwoInputs: token ids below 50, a mask of ones, a float scale; the named dim seq over ``seq``."""
     from pytest_infperf import inputs as inputs_mod
 
-    spec = inputs_mod.parse({"input_ids": dict(shape=("seq",), dtype="int64", low=0, high=50),
+    return inputs_mod.parse({"input_ids": dict(shape=("seq",), dtype="int64", low=0, high=50),
                              "attention_mask": dict(shape=("seq",), dtype="int64", fill=1),
-                             "scale": dict(shape=(4,))}, {"seq": [4, 8]}, "sequence", "seq")
+                             "scale": dict(shape=(4,))}, {"seq": seq}, "sequence", "seq")
+
+
+def test_several_inputs_get_a_profile_each_and_one_engine_serves_every_sequence_length(trt, tmp_path):
+    spec = two_spec([4, 8])
     source = ModelSpec.from_marker(two_inputs, "two").resolve(Path("."), 0)
     impl = make_backend("tensorrt", BackendOptions.flat(trt_max_batch=8))
     impl.prepare(source)
@@ -597,9 +602,7 @@ def test_several_inputs_get_a_profile_each_and_one_engine_serves_every_sequence_
 def test_ort_trt_takes_several_inputs_with_a_profile_each(tmp_path, precision):
     from pytest_infperf import inputs as inputs_mod
 
-    spec = inputs_mod.parse({"input_ids": dict(shape=("seq",), dtype="int64", low=0, high=50),
-                             "attention_mask": dict(shape=("seq",), dtype="int64", fill=1),
-                             "scale": dict(shape=(4,))}, {"seq": [4, 8]}, "sequence", "seq")
+    spec = two_spec([4, 8])
     source = ModelSpec.from_marker(two_inputs, "two").resolve(Path("."), 0)
     impl = make_backend("onnxruntime-trt", BackendOptions.flat(trt_max_batch=8))
     case = Case("onnxruntime-trt", "cpu", precision, 2, (4,), dims=(("seq", 4),), inputs=spec)
@@ -613,8 +616,5 @@ def test_ort_trt_takes_several_inputs_with_a_profile_each(tmp_path, precision):
         "input_ids:8x8,attention_mask:8x8,scale:8x4"
     assert keyed["profile"]["input_ids"] == {"min": [1, 4], "opt": [8, 8], "max": [8, 8]}
     # the engine folder is keyed by every input's profile: another sweep of seq builds other engines
-    wider = Case("onnxruntime-trt", "cpu", precision, 2, (4,), dims=(("seq", 4),),
-                 inputs=inputs_mod.parse({"input_ids": dict(shape=("seq",), dtype="int64", low=0, high=50),
-                                          "attention_mask": dict(shape=("seq",), dtype="int64", fill=1),
-                                          "scale": dict(shape=(4,))}, {"seq": [4, 16]}, "sequence", "seq"))
+    wider = Case("onnxruntime-trt", "cpu", precision, 2, (4,), dims=(("seq", 4),), inputs=two_spec([4, 16]))
     assert impl.trt_options(wider, path, tmp_path, "", generated)[1]["engine_folder"] != keyed["engine_folder"]
