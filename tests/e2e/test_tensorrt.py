@@ -174,9 +174,9 @@ def test_precision_sets_its_flag_and_int8_builds_from_the_qdq_model(trt, source,
 def test_int8_flag_without_a_qdq_model_is_refused_before_building(trt, source, tmp_path, monkeypatch):
     real = trt_backend.TensorRTBackend._model_path
 
-    def fp32_model(self, case, src, cache_dir, strong, phases):  # a bug that feeds the fp32 model to an int8 cell
+    def fp32_model(self, case, src, cache_dir, strong, phases, inputs=None):  # a bug: the fp32 model for int8
         return real(self, Case(case.backend, case.device, "fp32", case.batch, case.input_shape), src, cache_dir,
-                    strong, phases)
+                    strong, phases, inputs)
 
     monkeypatch.setattr(trt_backend.TensorRTBackend, "_model_path", fp32_model)
     with pytest.raises(RuntimeError, match="the INT8 flag needs a Q/DQ model"):
@@ -225,11 +225,11 @@ def test_a_missing_optimization_profile_fails_the_build(trt, source, tmp_path, m
 def test_a_profile_that_does_not_cover_the_batch_is_an_error(trt, source, tmp_path, monkeypatch):
     real = trt_backend.TensorRTBackend.plan
 
-    def narrow(self, case, path, version):
-        return dataclasses.replace(real(self, case, path, version), profile=ShapeProfile.for_cell(SHAPE, 2, 2))
+    def narrow(self, case, path, version, inputs=None):
+        return dataclasses.replace(real(self, case, path, version, inputs), profile=ShapeProfile.for_cell(SHAPE, 2, 2))
 
     monkeypatch.setattr(trt_backend.TensorRTBackend, "plan", narrow)
-    with pytest.raises(RuntimeError, match=r"input shape \(4, 3, 16, 16\) is outside the engine's profile"):
+    with pytest.raises(RuntimeError, match=r"input 'input' of shape \(4, 3, 16, 16\) is outside the engine's profile"):
         cell("tensorrt", source, tmp_path, batch=4)
 
 
