@@ -296,14 +296,18 @@ class InfPerf:
         return verdicts
 
     def _enforce(self, verdicts: compare.Verdicts) -> None:
-        failures = verdicts.regressions()
-        mode = InfperfSession.of(self.config).settings.gate
-        if not failures or mode is gate.GateMode.OFF:
-            return
-        if mode is gate.GateMode.FAIL:
-            pytest.fail("\n".join(failures), pytrace=False)
-        for failure in failures:
-            warnings.warn(InfperfRegressionWarning(failure), stacklevel=2)
+        enforce(InfperfSession.of(self.config).settings.gate, verdicts.regressions())
+
+
+def enforce(mode: gate.GateMode, failures: list[str]) -> None:
+    """What a cell's regressions do under ``--infperf-gate``: fail the test, warn, or nothing (model and serving
+    cells alike)."""
+    if not failures or mode is gate.GateMode.OFF:
+        return
+    if mode is gate.GateMode.FAIL:
+        pytest.fail("\n".join(failures), pytrace=False)
+    for failure in failures:
+        warnings.warn(InfperfRegressionWarning(failure), stacklevel=3)
 
 
 def write_progress(config: pytest.Config, text: str) -> None:

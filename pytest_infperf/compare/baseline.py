@@ -37,6 +37,8 @@ class BaselineRun:
     sm_clock: Mapping[str, float] = field(default_factory=dict)  # SM clock (MHz) of each GPU cell's fastest repeat
     host_probe: Mapping[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)  # per repeat, per timed
     # block (cells where every block has one): seconds per tiny launch after the block (hostspeed)
+    serving: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # serving cells that ended ok: their
+    # record (extra_info.infperf_serving, judged by serving/gate.py)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class BaselineSet:
         """Per baseline run (as ``samples``), each repeat's host launch probes per timed block; None for a run
         without them."""
         return [run.host_probe.get(fullname) for run in self.runs if fullname in run.cells]
+
+    def serving(self, fullname: str) -> list[Mapping[str, Any]]:
+        """Per baseline run (oldest first) that served the cell and ended ok, its serving record."""
+        return [run.serving[fullname] for run in self.runs if fullname in run.serving]
 
     def launch_bound(self, fullname: str) -> bool:
         return any(fullname in run.launch_bound for run in self.runs)
@@ -131,7 +137,11 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     memory: dict[str, tuple[float, ...]] = {}
     host_probe: dict[str, tuple[tuple[float, ...], ...]] = {}
     sm_clock: dict[str, float] = {}
+    serving: dict[str, Mapping[str, Any]] = {}
     for bench in data["benchmarks"]:
+        record = (bench.get("extra_info") or {}).get("infperf_serving") if isinstance(bench, dict) else None
+        if isinstance(record, dict) and record.get("outcome") == "ok":
+            serving[str(bench.get("fullname"))] = record
         try:
             cell = cell_from_json(bench)
         except RecordError as exc:
@@ -154,7 +164,7 @@ def read_run(path: Path, fingerprint: str) -> BaselineRun:
     number, name = (int(match.group(1)), match.group(2)) if match else (0, path.stem)
     return BaselineRun(path, number, name, info["fingerprint"], str(data.get("datetime", "")), cells,
                        frozenset(launch_bound), cold, memory, _outcomes(path, data, restore), written, sm_clock,
-                       host_probe)
+                       host_probe, serving)
 
 
 def _schema_of(path: Path, schema: object, restore: str) -> int:

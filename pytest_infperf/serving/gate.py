@@ -1,21 +1,16 @@
-"""The serving cells' gate: throughput and p99 latency against the baseline runs' serving records, with the same
-estimator as time per call (the fastest of the repeats, `compare.gate.decide_values`). Pure but for reading the
-stored files, which `compare.baseline` reads for the model cells and keeps by path."""
+"""The serving cells' gate: throughput and p99 latency against the baseline runs' serving records (read with the
+rest of the baseline, `compare.baseline.BaselineSet.serving`), with the same estimator as time per call (the fastest
+of the repeats, `compare.gate.decide_values`). Pure."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from ..compare.gate import GatePolicy, Status, Verdict, decide_values
 from .results import LoadResult, ServingResult
-
-KEY = "infperf_serving"  # where a serving cell's record sits in pytest-benchmark's extra_info
 
 
 @dataclass(frozen=True)
@@ -32,23 +27,6 @@ class ServingVerdicts:
 
     def to_json(self) -> dict[str, Any]:
         return {kind: v.to_json() for kind, v in self.kinds().items()}
-
-
-@lru_cache(maxsize=32)
-def _records(path: str, mtime_ns: int) -> Mapping[str, Mapping[str, Any]]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {b["fullname"]: b["extra_info"][KEY] for b in data.get("benchmarks", [])
-            if isinstance(b, dict) and KEY in (b.get("extra_info") or {})}
-
-
-def stored(paths: Sequence[Path], fullname: str) -> list[Mapping[str, Any]]:
-    """The serving records of ``fullname`` in the baseline runs' files (oldest first); runs without it are left out."""
-    out = []
-    for path in paths:
-        record = _records(str(path), path.stat().st_mtime_ns).get(fullname)
-        if record is not None and record.get("outcome") == "ok":
-            out.append(record)
-    return out
 
 
 def _figures(loads: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[float]]:

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..compare.gate import GateMode
-from ..fixture import InfperfRegressionWarning
+from ..fixture import enforce
 from ..session import InfperfSession
 from . import cell, env, gate, report
 from .results import BatcherSettings, LoadSpec, Outcome, ServingResult
@@ -227,7 +225,7 @@ class ServingCell:
         verdicts = None
         if result.outcome is Outcome.OK and run is not None and run.baseline is not None and run.baseline.runs:
             verdicts = gate.judge(
-                self.case.id, result, gate.stored([r.path for r in run.baseline.runs], self.request.node.nodeid),
+                self.case.id, result, run.baseline.serving(self.request.node.nodeid),
                 run.settings.gate_policy, self.config.getoption("infperf_p99_threshold") / 100,
                 p99_floor_of(self.config), run.baseline.source)
             result = replace(result, verdicts=verdicts.to_json())
@@ -237,12 +235,8 @@ class ServingCell:
             pool.stop()
             pytest.fail(f"{self.request.node.nodeid}: server {result.outcome.value}:\n" + "\n".join(result.log_tail),
                         pytrace=False)
-        if verdicts is not None and verdicts.regressions() and run is not None:
-            if run.settings.gate is GateMode.FAIL:
-                pytest.fail("\n".join(verdicts.regressions()), pytrace=False)
-            if run.settings.gate is GateMode.WARN:
-                for failure in verdicts.regressions():
-                    warnings.warn(InfperfRegressionWarning(failure), stacklevel=2)
+        if verdicts is not None and run is not None:
+            enforce(run.settings.gate, verdicts.regressions())
         return result
 
     def _record(self) -> None:

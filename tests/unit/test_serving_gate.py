@@ -74,13 +74,18 @@ def test_serving_cell_throughput_halved_regresses_and_p99_has_its_own_threshold(
     assert json.loads(json.dumps(slow.to_json()))["throughput"]["status"] == "regressed"
 
 
-def test_stored_reads_serving_records_of_ok_cells_from_the_baseline_files(tmp_path: Path):
+def test_the_baseline_keeps_serving_records_of_ok_cells(tmp_path: Path):
+    from pytest_infperf.compare.baseline import BaselineSet, read_run
+
     ok, crashed = record(load(400, 10.0)), {**record(load(1, 1.0)), "outcome": "crashed"}
-    bench = [{"fullname": "t.py::test[a]", "extra_info": {"infperf_serving": ok}},
-             {"fullname": "t.py::test[b]", "extra_info": {"infperf_serving": crashed}},
-             {"fullname": "t.py::other", "extra_info": {"infperf": {}}}]
+    data = [0.01, 0.011]
+    bench = [{"fullname": "t.py::test[a]", "stats": {"data": data}, "extra_info": {"infperf_serving": ok}},
+             {"fullname": "t.py::test[b]", "stats": {"data": data}, "extra_info": {"infperf_serving": crashed}},
+             {"fullname": "t.py::other", "stats": {"data": data}, "extra_info": {"infperf": {}}}]
     path = tmp_path / "0001_x.json"
-    path.write_text(json.dumps({"benchmarks": bench}))
-    assert gate.stored([path], "t.py::test[a]") == [ok]
-    assert gate.stored([path], "t.py::test[b]") == []  # a crashed cell is no baseline
-    assert gate.stored([path], "t.py::other") == []
+    path.write_text(json.dumps({"machine_info": {"infperf": {"schema": 3, "fingerprint": "fp", "fields": {}}},
+                                "benchmarks": bench, "infperf": {"schema": 3, "outcomes": {}}}))
+    baseline = BaselineSet((read_run(path, "fp"),))
+    assert baseline.serving("t.py::test[a]") == [ok]
+    assert baseline.serving("t.py::test[b]") == []  # a crashed cell is no baseline
+    assert baseline.serving("t.py::other") == []
