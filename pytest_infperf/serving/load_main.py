@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,8 +45,42 @@ def make_inputs(meta: dict[str, Any], max_batch: int, batch: int, seed: int, sha
             data = rng.integers(0, 100, size=full).astype(dtype)  # random ids in a small valid range, never zeros
         tensor = grpcclient.InferInput(spec["name"], full, spec["datatype"])
         tensor.set_data_from_numpy(data)
-        inputs.append(tensor)
+        inputs.append((tensor, data))
     return inputs
+
+
+class SharedInputs:
+    """Inputs through Triton's system shared memory: one region per input, written once and registered with the
+    server (read-only for every request, so concurrent requests share it); the gRPC message then carries only the
+    region's name. Removed from the server and the host on ``close``."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.handles: list[tuple[str, Any]] = []
+
+    async def bind(self, client: Any, inputs: list[tuple[Any, np.ndarray]]) -> list[Any]:
+        import tritonclient.utils.shared_memory as shm
+
+        tensors = []
+        for i, (tensor, data) in enumerate(inputs):
+            name = f"infperf-{self.tag}-{i}"
+            handle = shm.create_shared_memory_region(name, f"/{name}", data.nbytes)
+            self.handles.append((name, handle))
+            shm.set_shared_memory_region(handle, [np.ascontiguousarray(data)])
+            await client.register_system_shared_memory(name, f"/{name}", data.nbytes)
+            tensor.set_shared_memory(name, data.nbytes)
+            tensors.append(tensor)
+        return tensors
+
+    async def close(self, client: Any) -> None:
+        import tritonclient.utils.shared_memory as shm
+
+        for name, handle in self.handles:
+            try:
+                await client.unregister_system_shared_memory(name)
+            finally:
+                shm.destroy_shared_memory_region(handle)
+        self.handles.clear()
 
 
 def is_timeout(exc: BaseException) -> bool:
@@ -61,57 +96,63 @@ async def run_part(task: dict[str, Any], start_at: float) -> dict[str, Any]:
     client = grpcclient.InferenceServerClient(task["url"])
     meta = await client.get_model_metadata(task["model"], as_json=True)
     config = (await client.get_model_config(task["model"], as_json=True))["config"]
-    inputs = make_inputs(meta, int(config.get("max_batch_size", 0)), load["batch"], task["seed"], task.get("shape"))
-    timeout = load["timeout_s"]
-    t0 = start_at + load["warmup_s"]
-    t1 = t0 + load["duration_s"]
-    lat: list[float] = []
-    counts = {"ok": 0, "errors": 0, "timeouts": 0, "dropped": 0}
-    sample: list[str] = []
+    made = make_inputs(meta, int(config.get("max_batch_size", 0)), load["batch"], task["seed"], task.get("shape"))
+    shared = SharedInputs(f"{os.getpid()}-{task['seed']}") if load.get("shm") else None
+    try:
+        inputs = await shared.bind(client, made) if shared else [tensor for tensor, _ in made]
+        timeout = load["timeout_s"]
+        t0 = start_at + load["warmup_s"]
+        t1 = t0 + load["duration_s"]
+        lat: list[float] = []
+        counts = {"ok": 0, "errors": 0, "timeouts": 0, "dropped": 0}
+        sample: list[str] = []
 
-    async def one(scheduled: float) -> None:
-        try:
-            await client.infer(task["model"], inputs, client_timeout=timeout)
-        except Exception as exc:  # every failure is counted; the first one is kept as a sample
+        async def one(scheduled: float) -> None:
+            try:
+                await client.infer(task["model"], inputs, client_timeout=timeout)
+            except Exception as exc:  # every failure is counted; the first one is kept as a sample
+                end = time.monotonic()
+                if t0 <= end <= t1:
+                    counts["timeouts" if is_timeout(exc) else "errors"] += 1
+                    if not sample:
+                        sample.append(f"{type(exc).__name__}: {exc}"[:500])
+                return
             end = time.monotonic()
             if t0 <= end <= t1:
-                counts["timeouts" if is_timeout(exc) else "errors"] += 1
-                if not sample:
-                    sample.append(f"{type(exc).__name__}: {exc}"[:500])
-            return
-        end = time.monotonic()
-        if t0 <= end <= t1:
-            counts["ok"] += 1
-            lat.append(end - scheduled)
+                counts["ok"] += 1
+                lat.append(end - scheduled)
 
-    while time.monotonic() < start_at:
-        await asyncio.sleep(min(0.05, start_at - time.monotonic()))
-    if load["rate"] > 0:
-        rng = np.random.default_rng(task["seed"] + 1)
-        pending: set[asyncio.Task[None]] = set()
-        at = start_at
-        while True:
-            at += rng.exponential(1.0 / load["rate"])
-            if at >= t1:
-                break
-            delay = at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if len(pending) >= load["max_outstanding"]:
-                counts["dropped"] += t0 <= at
-                continue
-            fut = asyncio.ensure_future(one(at))
-            pending.add(fut)
-            fut.add_done_callback(pending.discard)
-        if pending:
-            await asyncio.wait(pending, timeout=timeout + 1)
-    else:
-        async def user() -> None:
-            while time.monotonic() < t1:
-                await one(time.monotonic())
+        while time.monotonic() < start_at:
+            await asyncio.sleep(min(0.05, start_at - time.monotonic()))
+        if load["rate"] > 0:
+            rng = np.random.default_rng(task["seed"] + 1)
+            pending: set[asyncio.Task[None]] = set()
+            at = start_at
+            while True:
+                at += rng.exponential(1.0 / load["rate"])
+                if at >= t1:
+                    break
+                delay = at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if len(pending) >= load["max_outstanding"]:
+                    counts["dropped"] += t0 <= at
+                    continue
+                fut = asyncio.ensure_future(one(at))
+                pending.add(fut)
+                fut.add_done_callback(pending.discard)
+            if pending:
+                await asyncio.wait(pending, timeout=timeout + 1)
+        else:
+            async def user() -> None:
+                while time.monotonic() < t1:
+                    await one(time.monotonic())
 
-        await asyncio.gather(*(user() for _ in range(task["users"])))
-    await client.close()
+            await asyncio.gather(*(user() for _ in range(task["users"])))
+    finally:  # the shared-memory regions never outlive the load, whatever ended it
+        if shared:
+            await shared.close(client)
+        await client.close()
     return {"latencies_s": lat, **counts, "error_sample": sample[0] if sample else ""}
 
 
@@ -171,8 +212,8 @@ async def cold_request(task: dict[str, Any]) -> float:
     try:
         meta = await client.get_model_metadata(task["model"], as_json=True)
         config = (await client.get_model_config(task["model"], as_json=True))["config"]
-        inputs = make_inputs(meta, int(config.get("max_batch_size", 0)), task["load"]["batch"], task["seed"],
-                             task.get("shape"))
+        inputs = [tensor for tensor, _ in make_inputs(meta, int(config.get("max_batch_size", 0)),
+                                                      task["load"]["batch"], task["seed"], task.get("shape"))]
         began = time.monotonic()
         await client.infer(task["model"], inputs, client_timeout=task["load"]["timeout_s"])
         return time.monotonic() - began

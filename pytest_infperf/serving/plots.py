@@ -53,13 +53,14 @@ def write_serving_plots(results: Sequence[ServingResult], folder: Path, machine:
     require_matplotlib()
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    models: dict[str, list[ServingResult]] = {}
+    models: dict[tuple[str, str], list[ServingResult]] = {}
     for r in results:
-        models.setdefault(r.model, []).append(r)
-    for model, cells in models.items():
+        models.setdefault((r.model, r.served), []).append(r)
+    for (name, served), cells in models.items():
         closed = [r for r in cells if r.load is not None and not r.load.spec.open_loop]
         opened = [r for r in cells if r.load is not None and r.load.spec.open_loop]
-        stem = f"{slug(model)}-serving"
+        model = f"{name} ({served})" if served else name
+        stem = f"{slug(name)}-{slug(served)}-serving" if served else f"{slug(name)}-serving"
         for group, x, xlabel, name in ((closed, lambda r: float(r.load.spec.users), "concurrent users", "users"),
                                        (opened, lambda r: float(r.load.spec.rate), "offered rate (requests/s)",
                                         "rate")):

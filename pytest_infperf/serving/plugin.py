@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from .. import gpu
 from ..fixture import enforce
 from ..session import InfperfSession
 from . import cell, env, gate, report
@@ -28,7 +29,8 @@ from .server import RemoteEndpoint, ServerError, TritonServer, model_spec
 
 MARKER = "infperf_serving"
 MARKER_KEYS = {"model", "input_shape", "name", "max_batch", "users", "rate", "batch", "queue_delay_us", "preferred",
-               "instances", "duration_s", "warmup_s", "timeout_s", "procs", "backend", "ceiling", "slo", "repeats"}
+               "instances", "duration_s", "warmup_s", "timeout_s", "procs", "backend", "device", "precision", "ceiling",
+               "slo", "repeats", "shm"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,7 +101,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             BatcherSettings(max_batch=int(mb), preferred=tuple(kw.get("preferred", ())),
                             queue_delay_us=int(kw.get("queue_delay_us", 0)), instances=int(kw.get("instances", 1)))
             for mb in _list(kw.get("max_batch", [8]))]
-        common = {k: kw[k] for k in ("batch", "duration_s", "warmup_s", "timeout_s", "procs") if k in kw}
+        common = {k: kw[k] for k in ("batch", "duration_s", "warmup_s", "timeout_s", "procs", "shm") if k in kw}
         loads = [LoadSpec(users=int(u), **common) for u in _list(kw.get("users", [1] if "rate" not in kw else []))]
         loads += [LoadSpec(rate=float(r), **common) for r in _list(kw.get("rate", []))]
     except (TypeError, ValueError) as exc:
@@ -203,18 +205,23 @@ class ServingCell:
                 raise pytest.UsageError(f"{self.request.node.nodeid}: serving a model needs input_shape=...")
             spec = model_spec(kw["model"], self.config.rootpath)
             name = kw.get("name") or spec.get("qualname") or spec.get("target", "").rpartition(":")[2]
-            key = (json.dumps(spec, sort_keys=True), shape, self.case.batcher, kw.get("backend", "auto"))
+            device, precision = str(kw.get("device", "cpu")), str(kw.get("precision", "fp32"))
+            if device == "cuda" and not gpu.gpu_present():
+                pytest.skip(f"serving on cuda needs an NVIDIA GPU (none visible): {self.request.node.nodeid}")
+            key = (json.dumps(spec, sort_keys=True), shape, self.case.batcher, kw.get("backend", "auto"), device,
+                   precision)
 
             def make(logdir: Path) -> TritonServer:
                 return TritonServer(python, libdir, spec, shape, self.case.batcher, logdir,
-                                    backend=kw.get("backend", "auto"))
+                                    backend=kw.get("backend", "auto"), device=device, precision=precision)
 
+            served = f"{kw.get('backend', 'auto')}-{device}-{precision}"
             try:
                 endpoint, fresh = pool.get(key, make)
             except ServerError as exc:
                 self.result = ServingResult(model=name, url="", batcher=self.case.batcher,
                                             outcome=Outcome.HUNG if exc.hung else Outcome.START_FAILED,
-                                            log_tail=exc.log_tail)
+                                            log_tail=exc.log_tail, served=served)
                 self._record()
                 pytest.fail(f"{self.request.node.nodeid}: {exc}", pytrace=False)
         run = InfperfSession.find(self.config)
@@ -222,6 +229,9 @@ class ServingCell:
         result = cell.measure(python, libdir, endpoint, self.case.load, pool.workdir / "load", model=name,
                               cold=fresh, ceiling=bool(kw.get("ceiling", True)),
                               shape=shape if self.case.batcher is None else None, slo_ms=slo, repeats=repeats)
+        if self.case.batcher is not None:  # the backend "auto" resolved to, as the server reported it
+            result = replace(result, served=f"{endpoint.info.get('backend', kw.get('backend', 'auto'))}-{device}-"
+                                            f"{precision}")
         verdicts = None
         if result.outcome is Outcome.OK and run is not None and run.baseline is not None and run.baseline.runs:
             verdicts = gate.judge(
@@ -251,7 +261,7 @@ class ServingCell:
         benchmark.params = {
             "infperf_case": self.case.id, "model": result.model, "serving": "triton",
             "max_batch": self.case.batcher.max_batch if self.case.batcher else None, "users": load.users,
-            "rate": load.rate, "batch": load.batch,
+            "rate": load.rate, "batch": load.batch, "served": result.served,
         }
         if result.load is not None and result.load.latencies_s and not benchmark.disabled:
             stats = benchmark._make_stats(1)  # pytest-benchmark's own constructor (see fixture.record_in_...)

@@ -9,21 +9,23 @@ from collections.abc import Sequence
 from ..report.fmt import MISSING, fmt_number, markdown_table
 from .results import Outcome, ServingResult
 
-HEADERS = ("batcher", "load", "requests", "time s", "inferences/s", "p50 ms", "p90 ms", "p99 ms", "mean batch",
-           "formed batches", "queue ms", "compute ms (in/infer/out)", "errors/timeouts", "client ceiling req/s",
-           "cold start s", "outcome")
+HEADERS = ("model", "served", "batcher", "load", "requests", "time s", "inferences/s", "p50 ms", "p90 ms", "p99 ms",
+           "mean batch", "formed batches", "queue ms", "compute ms (in/infer/out)", "errors/timeouts",
+           "client ceiling req/s", "cold start s", "outcome")
 
 
 def cells(r: ServingResult) -> list[str]:
     """One serving cell's row, a text per column of `HEADERS`."""
     batcher = r.batcher.id if r.batcher else "(user's server)"
+    served = r.served or MISSING
     if r.load is None:
-        return [batcher, *[MISSING] * (len(HEADERS) - 2), r.outcome.value]
+        return [r.model, served, batcher, *[MISSING] * (len(HEADERS) - 4), r.outcome.value]
     load, s = r.load, r.load.stats
     sizes = " ".join(f"{k}:{v}" for k, v in sorted(s.batch_sizes.items()))
     compute = "/".join(fmt_number(ms, ".2f") for ms in (s.compute_input_ms, s.compute_infer_ms, s.compute_output_ms))
     return [
-        batcher, load.spec.id, str(load.ok), fmt_number(load.window_s, "g"), fmt_number(load.inferences_per_s),
+        r.model, served, batcher, load.spec.id, str(load.ok), fmt_number(load.window_s, "g"),
+        fmt_number(load.inferences_per_s),
         *(fmt_number(load.percentile_ms(p), ".2f") for p in (50, 90, 99)), fmt_number(s.mean_batch, ".2f"),
         sizes or MISSING, fmt_number(s.queue_ms, ".2f"), compute, f"{load.errors}/{load.timeouts}",
         fmt_number(r.ceiling.requests_per_s if r.ceiling else None), fmt_number(load.cold_start_s, ".3f"),

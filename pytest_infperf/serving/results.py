@@ -70,10 +70,13 @@ class LoadSpec:
     timeout_s: float = 10.0
     procs: int = 1  # load-generator processes (asyncio in each), so one Python process is not the ceiling
     max_outstanding: int = 1024  # open loop: arrivals beyond this many in flight are dropped and counted
+    shm: bool = False  # inputs through Triton's system shared memory (a server on this host), not in the gRPC message
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.batch < 1 or self.procs < 1:
             raise ValueError(f"users, batch and procs must be >= 1: {self}")
+        if not isinstance(self.shm, bool):
+            raise ValueError(f"shm must be True or False, got {self.shm!r}")
         if self.rate < 0 or self.duration_s <= 0 or self.timeout_s <= 0 or self.warmup_s < 0:
             raise ValueError(f"rate and warmup_s must be >= 0, duration_s and timeout_s > 0: {self}")
 
@@ -84,14 +87,15 @@ class LoadSpec:
     @property
     def id(self) -> str:
         load = f"r{self.rate:g}" if self.open_loop else f"u{self.users}"
-        return load if self.batch == 1 else f"{load}-b{self.batch}"
+        load = load if self.batch == 1 else f"{load}-b{self.batch}"
+        return f"{load}-shm" if self.shm else load
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LoadSpec:
-        return cls(**data)
+        return cls(**{"shm": False, **data})
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ class ServingResult:
     slo_probes: tuple[tuple[float, float | None], ...] = ()  # (rate, p99 ms) tried by the search
     repeats: tuple[LoadResult, ...] = ()  # every load window of the cell, in order (``load`` is the fastest)
     verdicts: dict[str, Any] = field(default_factory=dict)  # "throughput"/"p99" -> Verdict.to_json(), when compared
+    served: str = ""  # how the server ran the model: "<backend>-<device>-<precision>" ("" for a user's server)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -210,7 +215,7 @@ class ServingResult:
             "ceiling": self.ceiling.to_json() if self.ceiling else None,
             "start_s": _finite(self.start_s), "log_tail": list(self.log_tail), "slo_ms": self.slo_ms,
             "slo_rate": _finite(self.slo_rate), "slo_probes": [[r, _finite(p)] for r, p in self.slo_probes],
-            "repeats": [r.to_json() for r in self.repeats], "verdicts": dict(self.verdicts),
+            "repeats": [r.to_json() for r in self.repeats], "verdicts": dict(self.verdicts), "served": self.served,
         }
 
     @classmethod
@@ -224,5 +229,5 @@ class ServingResult:
             start_s=data.get("start_s"), log_tail=tuple(data.get("log_tail", ())), slo_ms=data.get("slo_ms"),
             slo_rate=data.get("slo_rate"), slo_probes=tuple((r, p) for r, p in data.get("slo_probes", ())),
             repeats=tuple(LoadResult.from_json(r) for r in data.get("repeats", ())),
-            verdicts=dict(data.get("verdicts") or {}),
+            verdicts=dict(data.get("verdicts") or {}), served=data.get("served", ""),
         )

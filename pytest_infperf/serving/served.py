@@ -1,8 +1,10 @@
 """How the served process turns a perf test's model into the function Triton's Python backend calls.
 
-``ServedBackend`` is the plug-in point: torch on CPU is here; onnxruntime (CUDA with IO binding) and torch-cudagraph on
-the GPU are further implementations of the same Protocol. Runs in the serving interpreter; frameworks imported lazily.
-"""
+``ServedBackend`` is the plug-in point: a plain numpy callable (``python``), eager torch (``torch``), eager torch
+replayed from CUDA graphs (``torch-cudagraph``: one graph per batch bucket, a formed batch padded up to its bucket) and
+ONNX Runtime (``onnxruntime``: CPU, or the CUDA provider with IO binding). Runs in the serving interpreter; frameworks
+imported lazily. The batches Triton forms arrive as host numpy arrays and leave as host numpy arrays: the copies to
+and from the device are part of serving and of every backend's time here."""
 
 from __future__ import annotations
 
@@ -10,18 +12,32 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 Infer = Callable[[np.ndarray], np.ndarray]
+_TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+@dataclass(frozen=True)
+class Serve:
+    """What a served backend is asked to build: device and precision, one sample's shape, the largest batch the
+    batcher can form, and a folder for artifacts (an ONNX export)."""
+
+    device: str = "cpu"
+    precision: str = "fp32"
+    input_shape: tuple[int, ...] = ()
+    max_batch: int = 1
+    workdir: Path = Path(".")
 
 
 class ServedBackend(Protocol):
     name: str
 
-    def load(self, model: Any, device: str, precision: str) -> Infer:
+    def load(self, model: Any, serve: Serve) -> Infer:
         """Make ``model`` (what the factory returned) callable on a numpy batch, returning a numpy batch."""
         ...
 
@@ -31,10 +47,23 @@ class PythonBackend:
 
     name = "python"
 
-    def load(self, model: Any, device: str, precision: str) -> Infer:
-        if device != "cpu" or precision != "fp32":
-            raise ValueError(f"backend 'python' runs fp32 on cpu only (asked {device}/{precision})")
+    def load(self, model: Any, serve: Serve) -> Infer:
+        if serve.device != "cpu" or serve.precision != "fp32":
+            raise ValueError(f"backend 'python' runs fp32 on cpu only (asked {serve.device}/{serve.precision})")
         return lambda x: np.asarray(model(x))
+
+
+def _torch_module(model: Any, serve: Serve) -> tuple[Any, Any, bool]:
+    """The module on the device in the precision, channels-last for image batches on CUDA (as the in-process
+    ``torch`` cells run it), its dtype, and whether inputs go channels-last."""
+    import torch
+
+    dtype = getattr(torch, _TORCH_DTYPES[serve.precision])
+    module = model.eval().to(device=serve.device, dtype=dtype)
+    channels_last = serve.device == "cuda" and len(serve.input_shape) == 3
+    if channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    return module, dtype, channels_last
 
 
 class TorchBackend:
@@ -42,21 +71,118 @@ class TorchBackend:
 
     name = "torch"
 
-    def load(self, model: Any, device: str, precision: str) -> Infer:
+    def load(self, model: Any, serve: Serve) -> Infer:
         import torch
 
-        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-        module = model.eval().to(device=device, dtype=dtype)
+        module, dtype, channels_last = _torch_module(model, serve)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
 
         def infer(x: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
-                out = module(torch.from_numpy(x).to(device=device, dtype=dtype))
+                batch = torch.from_numpy(x).to(device=serve.device, dtype=dtype).contiguous(memory_format=fmt)
+                out = module(batch)
             return out.float().cpu().numpy()
 
         return infer
 
 
-BACKENDS: dict[str, Callable[[], ServedBackend]] = {"python": PythonBackend, "torch": TorchBackend}
+def buckets(max_batch: int) -> tuple[int, ...]:
+    """The batch sizes captured as CUDA graphs: powers of two below ``max_batch``, and ``max_batch``."""
+    sizes, b = [], 1
+    while b < max_batch:
+        sizes.append(b)
+        b *= 2
+    return (*sizes, max_batch)
+
+
+class TorchCudaGraphBackend:
+    """Eager torch captured once per batch bucket (`buckets`) into CUDA graphs at load time (server start, the cell's
+    cold start); a formed batch is copied into the smallest bucket that holds it (the rest of the bucket keeps
+    earlier samples: computed, not returned) and that bucket's graph is replayed."""
+
+    name = "torch-cudagraph"
+
+    def load(self, model: Any, serve: Serve) -> Infer:
+        import torch
+
+        if serve.device != "cuda":
+            raise ValueError("backend 'torch-cudagraph' runs on cuda only")
+        module, dtype, channels_last = _torch_module(model, serve)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        generator = torch.Generator(device="cuda").manual_seed(0)
+        graphs: dict[int, tuple[Any, Any, Any]] = {}
+        for size in buckets(serve.max_batch):
+            static_in = torch.randn((size, *serve.input_shape), device="cuda", generator=generator).to(dtype)
+            static_in = static_in.contiguous(memory_format=fmt)
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.inference_mode(), torch.cuda.stream(side):
+                for _ in range(3):  # cudnn/cublas pick their algorithms before capture
+                    module(static_in)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.inference_mode(), torch.cuda.graph(graph):
+                static_out = module(static_in)
+            graphs[size] = (graph, static_in, static_out)
+        sizes = sorted(graphs)
+
+        def infer(x: np.ndarray) -> np.ndarray:
+            n = len(x)
+            size = next(s for s in sizes if s >= n)
+            graph, static_in, static_out = graphs[size]
+            with torch.inference_mode():
+                static_in[:n].copy_(torch.from_numpy(x).to(device="cuda", dtype=dtype, non_blocking=False))
+                graph.replay()
+                return static_out[:n].float().cpu().numpy()
+
+        return infer
+
+
+class OnnxRuntimeBackend:
+    """The model exported to ONNX (dynamic batch, the plugin's own export) in ``workdir``, run by ONNX Runtime: the
+    CPU provider on cpu; on cuda the CUDA provider with IO binding (the batch bound from host memory, the output
+    allocated on the device and copied back once)."""
+
+    name = "onnxruntime"
+
+    def load(self, model: Any, serve: Serve) -> Infer:
+        import onnxruntime
+
+        from ..artifacts.models import export_onnx
+
+        if serve.precision not in ("fp32", "fp16"):
+            raise ValueError(f"backend 'onnxruntime' serves fp32 or fp16 (asked {serve.precision})")
+        path = serve.workdir / f"served-{serve.precision}.onnx"
+        export_onnx(model.eval(), serve.input_shape, serve.precision, path)
+        if serve.device == "cuda":
+            if hasattr(onnxruntime, "preload_dlls"):
+                onnxruntime.preload_dlls()
+            providers: list[str] = ["CUDAExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        so = onnxruntime.SessionOptions()
+        so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = onnxruntime.InferenceSession(str(path), so, providers=providers)
+        if session.get_providers()[0] != providers[0]:
+            raise RuntimeError(f"onnxruntime fell back to {session.get_providers()}: {providers[0]} did not load")
+        name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
+        dtype = np.float16 if serve.precision == "fp16" else np.float32
+        device = "cuda" if serve.device == "cuda" else "cpu"
+
+        def infer(x: np.ndarray) -> np.ndarray:
+            binding = session.io_binding()
+            binding.bind_cpu_input(name_in, np.ascontiguousarray(x, dtype=dtype))
+            binding.bind_output(name_out, device)
+            session.run_with_iobinding(binding)
+            return binding.copy_outputs_to_cpu()[0].astype(np.float32, copy=False)
+
+        return infer
+
+
+BACKENDS: dict[str, Callable[[], ServedBackend]] = {
+    "python": PythonBackend, "torch": TorchBackend, "torch-cudagraph": TorchCudaGraphBackend,
+    "onnxruntime": OnnxRuntimeBackend,
+}
 
 
 def build(spec: dict[str, Any]) -> Any:

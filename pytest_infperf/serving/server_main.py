@@ -32,8 +32,10 @@ def main(config_path: str, ready_path: str) -> int:
     started = time.monotonic()
     model = served.build(cfg["model"])
     backend = served.pick(model, cfg.get("backend", "auto"))
-    infer = backend.load(model, cfg.get("device", "cpu"), cfg.get("precision", "fp32"))
     shape = tuple(cfg["input_shape"])
+    infer = backend.load(model, served.Serve(
+        device=cfg.get("device", "cpu"), precision=cfg.get("precision", "fp32"), input_shape=shape,
+        max_batch=cfg["batcher"]["max_batch"], workdir=Path(cfg["triton_log"]).parent))
     probe_out = infer(np.random.default_rng(0).standard_normal((1, *shape), dtype=np.float32))
     out_shape = tuple(probe_out.shape[1:])
     print(f"infperf: model built with backend {backend.name}: input {shape} -> output {out_shape}", flush=True)

@@ -125,3 +125,31 @@ def test_r(infperf):
     assert fields["gpu"] and fields["driver"] and fields["cuda_driver"]
     extra = data["benchmarks"][0]["extra_info"]["infperf"]
     assert extra["device_state"]["start"]["sm_clock_mhz"] > 0
+
+
+@pytest.mark.parametrize(("backend", "precision"), [("torch-cudagraph", "fp16"), ("onnxruntime", "fp16"),
+                                                    ("torch", "fp32")])
+def test_served_backends_on_cuda_return_the_models_output_for_every_formed_batch(backend, precision, tmp_path):
+    """What Triton's Python backend calls on the GPU: the formed batch padded into CUDA-graph buckets (1, 3, 8, 13 of
+    max 16) or bound to ONNX Runtime's CUDA provider, against the fp32 eager output."""
+    import numpy as np
+
+    from pytest_infperf.artifacts.models import resnet18
+    from pytest_infperf.serving import served
+
+    if backend == "onnxruntime":
+        ort = pytest.importorskip("onnxruntime")
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            pytest.skip("onnxruntime without the CUDA provider (carry onnxruntime-gpu)")
+    torch.manual_seed(0)
+    net = resnet18().eval()
+    with torch.inference_mode():
+        fp32 = [net(torch.from_numpy(x)).numpy() for x in
+                (np.random.default_rng(n).standard_normal((n, 3, 64, 64), dtype=np.float32) for n in (1, 3, 8, 13))]
+    serve = served.Serve(device="cuda", precision=precision, input_shape=(3, 64, 64), max_batch=16, workdir=tmp_path)
+    infer = served.BACKENDS[backend]().load(net, serve)
+    for n, want in zip((1, 3, 8, 13), fp32, strict=True):
+        out = infer(np.random.default_rng(n).standard_normal((n, 3, 64, 64), dtype=np.float32))
+        assert out.shape == want.shape
+        error = float(np.abs(out - want).max() / np.abs(want).max())
+        assert error < (0.05 if precision == "fp16" else 0.01), (backend, n, error)

@@ -157,21 +157,34 @@ def test_closed_loop_open_loop_and_slo_search(pytester: pytest.Pytester, serving
             result = infperf_serving.run()
             assert result.load.ok > 0 and result.load.errors == 0
 
+        @pytest.mark.infperf_serving(model=doubled, input_shape=(8,), max_batch=[8], users=[2], queue_delay_us=1000,
+                                     shm=True, ceiling=False, {FAST})
+        def test_shm(infperf_serving):  # the same server: inputs through Triton's system shared memory
+            result = infperf_serving.run()
+            assert result.load.ok > 0 and result.load.errors == 0
+
         @pytest.mark.infperf_serving(model="pytest_infperf.serving.toys:busy_2ms", input_shape=(8,), users=[2],
                                      slo=100.0, ceiling=False, duration_s=1.0, warmup_s=0.2)
         def test_slo(infperf_serving):
             assert infperf_serving.run().slo_rate > 0
         """
     )
+    shm_before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
     result = pytester.runpytest(f"--infperf-serving-python={serving_python[0]}", "--benchmark-json=out.json",
                                 "--infperf-report=report.md", "-p", "no:randomly", "-v")
-    result.assert_outcomes(passed=5)
-    result.stdout.fnmatch_lines(["*infperf serving (Triton)*", "| batcher | load | requests |*",
-                                 "| mb8-qd1000 | u4 |*| ok |"])
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*infperf serving (Triton)*", "| model | served | batcher | load | requests |*",
+                                 "| doubled | python-cpu-fp32 | mb8-qd1000 | u4 |*| ok |"])
+    new_shm = set(os.listdir("/dev/shm")) - shm_before if shm_before else set()
+    leftover = {n for n in new_shm if n.startswith("infperf-")}
+    assert not leftover, f"shared-memory regions left behind: {leftover}"
     report = (pytester.path / "report.md").read_text()  # the serving cells' table in --infperf-report too
     assert "## Serving (Triton)" in report and "| mb8-qd1000 | r40 |" in report
     cells = _cells(_json(pytester))
-    assert set(cells) == {"mb8-qd1000-u1", "mb8-qd1000-u2", "mb8-qd1000-u4", "mb8-qd1000-r40", "mb8-u2"}
+    assert set(cells) == {"mb8-qd1000-u1", "mb8-qd1000-u2", "mb8-qd1000-u4", "mb8-qd1000-r40", "mb8-qd1000-u2-shm",
+                          "mb8-u2"}
+    shm = cells["mb8-qd1000-u2-shm"]["extra_info"]["infperf_serving"]
+    assert shm["load"]["spec"]["shm"] is True and shm["load"]["stats"]["requests"] > 0
     first, u4, open_loop = (cells[k]["extra_info"]["infperf_serving"] for k in
                             ("mb8-qd1000-u1", "mb8-qd1000-u4", "mb8-qd1000-r40"))
     assert first["load"]["cold_start_s"] > 0 and u4["load"]["cold_start_s"] is None  # one server for the setting
@@ -180,7 +193,7 @@ def test_closed_loop_open_loop_and_slo_search(pytester: pytest.Pytester, serving
     assert 20 < open_loop["load"]["summary"]["requests_per_s"] < 60  # Poisson arrivals at 40/s
     assert cells["mb8-qd1000-u4"]["params"] == {"infperf_case": "mb8-qd1000-u4", "model": "doubled",
                                                 "serving": "triton", "max_batch": 8, "users": 4, "rate": 0.0,
-                                                "batch": 1}
+                                                "batch": 1, "served": "python-cpu-fp32"}
     assert cells["mb8-qd1000-u1"]["stats"]["rounds"] == first["load"]["ok"]  # one sample per request
     slo = cells["mb8-u2"]["extra_info"]["infperf_serving"]
     assert slo["slo_ms"] == 100.0 and slo["slo_rate"] > 0 and len(slo["slo_probes"]) == 5
