@@ -35,7 +35,7 @@ from .session import InfperfSession
 
 pytest_plugins = ["pytest_infperf.serving.plugin"]  # serving cells (Triton): their marker, fixture and options
 
-MARKER_KEYS = {"model", "input_shape", "name", "presets", "inputs", "dims", "unit", "sequence_dim"}
+MARKER_KEYS = {"model", "input_shape", "name", "presets", "batches", "inputs", "dims", "unit", "sequence_dim"}
 _DEFAULT_STORAGE = "file://./.benchmarks"
 
 
@@ -302,15 +302,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     inputs_spec = None if shapes else _inputs_spec(where, marker.kwargs, spec, metafunc.config.rootpath)
     conf = InfperfSession.of(metafunc.config).settings
     only = _marker_presets(where, marker.kwargs.get("presets"))
+    own_batches = _marker_batches(where, marker.kwargs.get("batches"))
     if only is not None and conf.preset not in only:
         reason = f"runs only with --infperf-preset={' or '.join(only)} (active preset: {conf.preset or 'none'})"
         metafunc.parametrize("infperf_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
                              ids=["other-preset"], indirect=True)
         return
+    selection = conf.selection
+    if own_batches and not conf.batches_from_cli:
+        selection = dataclasses.replace(selection, batches=own_batches)
     if inputs_spec is None:
-        cases = expand(conf.selection, shapes or [], conf.max_batch)
+        cases = expand(selection, shapes or [], conf.max_batch)
     else:
-        cases = with_dims(expand(conf.selection, [()], conf.max_batch), inputs_spec)
+        cases = with_dims(expand(selection, [()], conf.max_batch), inputs_spec)
     metafunc.parametrize("infperf_case", [(case, spec) for case in cases], ids=[c.id for c in cases], indirect=True)
 
 
@@ -381,6 +385,21 @@ def _marker_presets(where: str, value: object) -> tuple[str, ...] | None:
             f"presets=('cpu',) or presets='cpu'; known presets: {', '.join(known)}"
         )
     return tuple(names)
+
+
+def _marker_batches(where: str, value: object) -> tuple[int, ...] | None:
+    """``batches=`` of the marker: this test's batch sizes instead of the preset's or ini's (an explicit
+    ``--infperf-batches`` still wins, so a run can always narrow them)."""
+    if value is None:
+        return None
+    if not isinstance(value, (tuple, list)) or not value or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value
+    ):
+        raise pytest.Collector.CollectError(
+            f"{where}: @pytest.mark.infperf(batches={value!r}) must be one or more positive integers, e.g. "
+            "batches=(32,) or batches=[1, 32]"
+        )
+    return tuple(dict.fromkeys(value))
 
 
 @pytest.fixture

@@ -111,6 +111,7 @@ class Settings:
     repeats: int = 1
     repeat_order: str = "interleaved"
     confirm: int = 0
+    batches_from_cli: bool = False  # --infperf-batches given: it wins over a test's own batches= (marker)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -217,8 +218,8 @@ def load(
     devices = parse_choices(where, raw, (*DEVICES, AUTO_DEVICE))
     raw, where = _axis(config, "precisions", preset)
     precisions = parse_choices(where, raw, PRECISIONS)
-    raw, where = _axis(config, "batches", preset)
-    batches = parse_batches(where, raw)
+    raw, batches_where = _axis(config, "batches", preset)
+    batches = parse_batches(batches_where, raw)
     raw, where = _raw(config, "concurrency")
     concurrency = parse_batches(where, raw, what="concurrency")
     gate = GateMode(_choice(config, "gate", tuple(m.value for m in GateMode)))
@@ -279,4 +280,5 @@ def load(
         repeats=repeats,
         repeat_order=_choice(config, "repeat_order", ("interleaved", "consecutive")),
         confirm=int(_number(config, "confirm_repeats", 0, 100, integer=True)),
+        batches_from_cli=batches_where == "--infperf-batches",
     )

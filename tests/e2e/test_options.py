@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import FAKE_ARGS, run_fake
+from helpers import FAKE_ARGS, FAKE_TEST, run_fake
 
 
 def collected_ids(result: pytest.RunResult) -> list[str]:
@@ -23,8 +23,6 @@ def test_dash_k_selects_one_cell(fake_suite):
 
 
 def test_ini_selects_and_command_line_wins(pytester: pytest.Pytester):
-    from helpers import FAKE_TEST
-
     pytester.makeini("[pytest]\ninfperf_backends = fake\ninfperf_devices = cpu\ninfperf_batches = 2, 4\n"
                      "infperf_precisions = bf16\n")
     pytester.makepyfile(test_perf=FAKE_TEST)
@@ -132,6 +130,46 @@ def test_auto_preset_without_gpu_is_the_cpu_preset(fake_suite, monkeypatch):
     result = fake_suite.runpytest("-p", "infperf_fake", "--infperf-preset=auto", "--infperf-backends=fake",
                                   "--collect-only", "-q")
     assert collected_ids(result) == ["fake-cpu-fp32-b1", "fake-cpu-fp32-b4", "fake-cpu-fp32-b8"]
+
+
+PLAIN_TEST = """
+@pytest.mark.infperf(model=net, input_shape=(3, 8, 8))
+def test_plain(infperf):
+    infperf.benchmark()
+"""
+
+
+def _own_batches(batches: str) -> str:
+    """test_net with the marker's batches=, beside test_plain without them."""
+    return FAKE_TEST.replace("input_shape=(3, 8, 8)", f"input_shape=(3, 8, 8), batches={batches}") + PLAIN_TEST
+
+
+@pytest.mark.parametrize("axis", ["--infperf-preset=cpu", "-oinfperf_batches=1,4,8"])  # the preset's or ini's
+def test_the_markers_batches_replace_the_selected_batches(fake_suite, axis):
+    fake_suite.makepyfile(test_perf=_own_batches("(32, 2)"))
+    result = fake_suite.runpytest("-p", "infperf_fake", axis, "--infperf-backends=fake", "--infperf-devices=cpu",
+                                  "--collect-only", "-q")
+    assert collected_ids(result) == ["fake-cpu-fp32-b32", "fake-cpu-fp32-b2"]
+    plain = [line.split("[", 1)[1].rstrip("]") for line in result.outlines if "::test_plain[" in line]
+    assert plain == ["fake-cpu-fp32-b1", "fake-cpu-fp32-b4", "fake-cpu-fp32-b8"]
+
+
+def test_infperf_batches_on_the_command_line_wins_over_the_markers_batches(fake_suite):
+    fake_suite.makepyfile(test_perf=_own_batches("[32]"))
+    result = fake_suite.runpytest("-p", "infperf_fake", "--infperf-preset=cpu", "--infperf-backends=fake",
+                                  "--infperf-batches=4", "--collect-only", "-q")
+    assert collected_ids(result) == ["fake-cpu-fp32-b4"]
+
+
+@pytest.mark.parametrize("batches", ["32", "'32'", "()", "(0, 8)", "[-1]", "(1.5,)", "(True,)"])
+def test_bad_marker_batches_are_collection_errors(fake_suite, batches):
+    fake_suite.makepyfile(test_perf=_own_batches(batches))
+    result = run_fake(fake_suite)
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # pytest's exit code for collection errors
+    out = result.stdout.str()  # a substring: fnmatch would read the brackets as a character class
+    assert (f"test_perf.py::test_net: @pytest.mark.infperf(batches={batches}) must be one or more positive "
+            "integers, e.g. batches=(32,) or batches=[1, 32]") in out
+    assert "Traceback" not in out
 
 
 @pytest.mark.parametrize(

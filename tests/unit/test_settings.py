@@ -71,6 +71,8 @@ def test_a_preset_fills_only_the_axes_not_given_on_the_command_line() -> None:
     assert s.preset == "gpu" and s.selection.devices == ("cuda",)
     assert s.selection.precisions == ("fp32", "fp16", "bf16")  # the preset wins over ini
     assert s.selection.batches == (2,)  # the command line wins over the preset
+    assert s.batches_from_cli  # and over a test's own batches= (the marker's)
+    assert not load({"preset": "gpu"}).batches_from_cli and not load(ini={"batches": "2"}).batches_from_cli
     assert load({"preset": "auto"}, gpu=True).preset == "gpu"
     assert load(ini={"preset": "auto"}, gpu=False).preset == "cpu"
     with pytest.raises(pytest.UsageError, match=r"--infperf-preset=gpu \(backends\): unknown 'torch-compile'"):
