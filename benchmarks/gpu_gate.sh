@@ -6,6 +6,7 @@
 #   bash benchmarks/gpu_gate.sh warm SECONDS                 # default suite: --benchmark-disable to fill the
 #                                                            # export/inductor caches, one timed save, then A/As
 #                                                            # (AAARGS=--infperf-threshold=3: each A/A at 3 %)
+#   bash benchmarks/gpu_gate.sh fill SECONDS                 # only that warm-up (then SKIPWARM=1 ... warm)
 #   FIRST=N bash benchmarks/gpu_gate.sh more SECONDS         # more default A/As against that save, labelled wN-...
 #   bash benchmarks/gpu_gate.sh chain                        # launch chain: save, A/A, 1.25x (host-normalised)
 #   bash benchmarks/gpu_gate.sh detect                       # conv stack and launch chain: A/A, injected slowdowns
@@ -58,6 +59,12 @@ warm)
   echo "warm-up (--benchmark-disable: caches only, nothing measured or saved): exit $?, $(( $(date +%s) - t0 )) s"
   cal --suite perf_tests --baseline-runs 1 --aa-runs 0 --slowdowns '' --storage $keep/warm --label w-
   aa_while_budget "$budget" "${PER:-180}" "$keep/warm" w "${FIRST:-1}"
+  ;;
+fill)  # only the warm-up of `warm` (caches filled, nothing measured), for a later `SKIPWARM=1 ... warm` call
+  t0=$(date +%s)
+  timeout "${2:-540}" python3 -m pytest perf_tests -q --no-header -p no:randomly --benchmark-disable \
+    > "$OUT/warmup.log" 2>&1
+  echo "warm-up (--benchmark-disable): exit $?, $(( $(date +%s) - t0 )) s"; tail -5 "$OUT/warmup.log"
   ;;
 more)  # more A/A compares against the warm save of an earlier call on the same (still warm) machine
   [ -d "$keep/warm" ] || { echo "no saved baseline under $keep/warm: the machine was given back"; exit 2; }

@@ -59,7 +59,7 @@ def main() -> int:
                 for i, spec in enumerate(loads):
                     results.append(cell.measure(python, libdir, server, spec, Path(tmp) / "load",
                                                 model=args.model, cold=i == 0))
-                    print(report.row_text(results[-1]), flush=True)
+                    print(report.row(results[-1]), flush=True)
     print()
     print(report.table(results))
     if args.json:
