@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,8 @@ def buckets(max_batch: int) -> tuple[int, ...]:
 class TorchCudaGraphBackend:
     """Eager torch captured once per batch bucket (`buckets`) into CUDA graphs at load time (server start, the cell's
     cold start); a formed batch is copied into the smallest bucket that holds it (the rest of the bucket keeps
-    earlier samples: computed, not returned) and that bucket's graph is replayed."""
+    earlier samples: computed, not returned) and that bucket's graph is replayed. The graphs' static buffers are
+    shared: replays are serialised (``instances`` > 1 run in threads of their own)."""
 
     name = "torch-cudagraph"
 
@@ -125,12 +127,13 @@ class TorchCudaGraphBackend:
                 static_out = module(static_in)
             graphs[size] = (graph, static_in, static_out)
         sizes = sorted(graphs)
+        lock = threading.Lock()
 
         def infer(x: np.ndarray) -> np.ndarray:
             n = len(x)
             size = next(s for s in sizes if s >= n)
             graph, static_in, static_out = graphs[size]
-            with torch.inference_mode():
+            with lock, torch.inference_mode():
                 static_in[:n].copy_(torch.from_numpy(x).to(device="cuda", dtype=dtype, non_blocking=False))
                 graph.replay()
                 return static_out[:n].float().cpu().numpy()
@@ -141,7 +144,10 @@ class TorchCudaGraphBackend:
 class OnnxRuntimeBackend:
     """The model exported to ONNX (dynamic batch, the plugin's own export) in ``workdir``, run by ONNX Runtime: the
     CPU provider on cpu; on cuda the CUDA provider with IO binding (the batch bound from host memory, the output
-    allocated on the device and copied back once)."""
+    allocated on the device and copied back once). On cuda a formed batch is padded up to its bucket (`buckets`),
+    each bucket run once at load: ONNX Runtime's CUDA provider plans and searches convolution algorithms per new
+    input shape, which cost 100-400 ms per execution on the H200 (ResNet-18 fp16) while Triton formed batches of
+    sizes it had not run yet (`docs/results/NVIDIA_H200/serving/`)."""
 
     name = "onnxruntime"
 
@@ -169,12 +175,29 @@ class OnnxRuntimeBackend:
         dtype = np.float16 if serve.precision == "fp16" else np.float32
         device = "cuda" if serve.device == "cuda" else "cpu"
 
-        def infer(x: np.ndarray) -> np.ndarray:
+        def run(x: np.ndarray) -> np.ndarray:
             binding = session.io_binding()
             binding.bind_cpu_input(name_in, np.ascontiguousarray(x, dtype=dtype))
             binding.bind_output(name_out, device)
             session.run_with_iobinding(binding)
             return binding.copy_outputs_to_cpu()[0].astype(np.float32, copy=False)
+
+        if serve.device != "cuda":
+            return run
+        sizes = buckets(serve.max_batch)
+        rng = np.random.default_rng(0)
+        padded = {size: rng.standard_normal((size, *serve.input_shape)).astype(dtype) for size in sizes}
+        for size in sizes:  # every shape this backend will run, once, before the server reports ready
+            run(padded[size])
+
+        def infer(x: np.ndarray) -> np.ndarray:
+            n = len(x)
+            size = next(s for s in sizes if s >= n)
+            if size == n:
+                return run(x)
+            # the rest of the bucket: the warm-up's samples, computed and not returned (a new array: instances run
+            # in threads of their own)
+            return run(np.concatenate([np.asarray(x, dtype=dtype), padded[size][n:]]))[:n]
 
         return infer
 
