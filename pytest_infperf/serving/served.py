@@ -144,10 +144,13 @@ class TorchCudaGraphBackend:
 class OnnxRuntimeBackend:
     """The model exported to ONNX (dynamic batch, the plugin's own export) in ``workdir``, run by ONNX Runtime: the
     CPU provider on cpu; on cuda the CUDA provider with IO binding (the batch bound from host memory, the output
-    allocated on the device and copied back once). On cuda a formed batch is padded up to its bucket (`buckets`),
-    each bucket run once at load: ONNX Runtime's CUDA provider plans and searches convolution algorithms per new
-    input shape, which cost 100-400 ms per execution on the H200 (ResNet-18 fp16) while Triton formed batches of
-    sizes it had not run yet (`docs/results/NVIDIA_H200/serving/`)."""
+    allocated on the device and copied back once).
+
+    On cuda, **one session per batch bucket** (`buckets`; a formed batch padded up to its bucket, each session run
+    once at load), so that no session ever sees its input shape change: on the H200 (ResNet-18 fp16, one session
+    for every formed batch) an execution cost 90-400 ms whenever Triton formed batches of changing sizes and 9.7 ms
+    when every formed batch fell into one bucket (`docs/results/NVIDIA_H200/serving/`). Costs one copy of the
+    weights per bucket on the device."""
 
     name = "onnxruntime"
 
@@ -160,46 +163,47 @@ class OnnxRuntimeBackend:
             raise ValueError(f"backend 'onnxruntime' serves fp32 or fp16 (asked {serve.precision})")
         path = serve.workdir / f"served-{serve.precision}.onnx"
         export_onnx(model.eval(), serve.input_shape, serve.precision, path)
-        if serve.device == "cuda":
-            if hasattr(onnxruntime, "preload_dlls"):
-                onnxruntime.preload_dlls()
-            providers: list[str] = ["CUDAExecutionProvider"]
-        else:
-            providers = ["CPUExecutionProvider"]
-        so = onnxruntime.SessionOptions()
-        so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = onnxruntime.InferenceSession(str(path), so, providers=providers)
-        if session.get_providers()[0] != providers[0]:
-            raise RuntimeError(f"onnxruntime fell back to {session.get_providers()}: {providers[0]} did not load")
-        name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
         dtype = np.float16 if serve.precision == "fp16" else np.float32
-        device = "cuda" if serve.device == "cuda" else "cpu"
-
-        def run(x: np.ndarray) -> np.ndarray:
-            binding = session.io_binding()
-            binding.bind_cpu_input(name_in, np.ascontiguousarray(x, dtype=dtype))
-            binding.bind_output(name_out, device)
-            session.run_with_iobinding(binding)
-            return binding.copy_outputs_to_cpu()[0].astype(np.float32, copy=False)
-
         if serve.device != "cuda":
-            return run
+            return _ort_call(onnxruntime, path, "CPUExecutionProvider", "cpu", dtype)
+        if hasattr(onnxruntime, "preload_dlls"):
+            onnxruntime.preload_dlls()
         sizes = buckets(serve.max_batch)
         rng = np.random.default_rng(0)
         padded = {size: rng.standard_normal((size, *serve.input_shape)).astype(dtype) for size in sizes}
-        for size in sizes:  # every shape this backend will run, once, before the server reports ready
-            run(padded[size])
+        calls = {size: _ort_call(onnxruntime, path, "CUDAExecutionProvider", "cuda", dtype) for size in sizes}
+        for size in sizes:  # each session's one shape, once, before the server reports ready
+            calls[size](padded[size])
 
         def infer(x: np.ndarray) -> np.ndarray:
             n = len(x)
             size = next(s for s in sizes if s >= n)
             if size == n:
-                return run(x)
-            # the rest of the bucket: the warm-up's samples, computed and not returned (a new array: instances run
-            # in threads of their own)
-            return run(np.concatenate([np.asarray(x, dtype=dtype), padded[size][n:]]))[:n]
+                return calls[size](x)
+            # the rest of the bucket: the warm-up's samples, computed and not returned
+            return calls[size](np.concatenate([np.asarray(x, dtype=dtype), padded[size][n:]]))[:n]
 
         return infer
+
+
+def _ort_call(onnxruntime: Any, path: Path, provider: str, device: str, dtype: Any) -> Infer:
+    """One ONNX Runtime session on ``provider`` (required: a fallback is an error) as a call on a host batch, with IO
+    binding: the input bound from host memory, the output allocated on ``device`` and copied back."""
+    so = onnxruntime.SessionOptions()
+    so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = onnxruntime.InferenceSession(str(path), so, providers=[provider])
+    if session.get_providers()[0] != provider:
+        raise RuntimeError(f"onnxruntime fell back to {session.get_providers()}: {provider} did not load")
+    name_in, name_out = session.get_inputs()[0].name, session.get_outputs()[0].name
+
+    def call(x: np.ndarray) -> np.ndarray:
+        binding = session.io_binding()
+        binding.bind_cpu_input(name_in, np.ascontiguousarray(x, dtype=dtype))
+        binding.bind_output(name_out, device)
+        session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0].astype(np.float32, copy=False)
+
+    return call
 
 
 BACKENDS: dict[str, Callable[[], ServedBackend]] = {

@@ -70,3 +70,35 @@ def test_backends_refuse_what_they_cannot_run_with_the_reason(tmp_path: Path) ->
     with pytest.raises(ValueError, match="choose from python, torch, torch-cudagraph, onnxruntime"):
         served.pick(small_net(), "tensorrt")
     assert served.pick(small_net(), "auto").name == "torch" and served.pick(lambda x: x, "auto").name == "python"
+
+
+def test_onnxruntime_on_cuda_gives_every_bucket_its_own_session_that_sees_one_shape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Formed batches of changing sizes: each padded into its bucket, run by that bucket's session only (warmed at
+    load), the padding cut off the output. The sessions are faked: this checks the routing, not ONNX Runtime."""
+    ort = pytest.importorskip("onnxruntime")
+    seen: list[list[tuple[int, ...]]] = []
+
+    def fake_call(onnxruntime, path, provider, device, dtype):
+        assert provider == "CUDAExecutionProvider" and device == "cuda"
+        shapes: list[tuple[int, ...]] = []
+        seen.append(shapes)
+
+        def call(x):
+            shapes.append(x.shape)
+            return x.reshape(len(x), -1)[:, :2].astype(np.float32)
+
+        return call
+
+    monkeypatch.setattr(served, "_ort_call", fake_call)
+    monkeypatch.setattr(ort, "preload_dlls", lambda *a, **k: None, raising=False)
+    serve = served.Serve(device="cuda", precision="fp16", input_shape=(3, 8, 8), max_batch=8, workdir=tmp_path)
+    infer = served.OnnxRuntimeBackend().load(small_net(), serve)
+    for n in (1, 3, 2, 7, 8, 5, 1):
+        x = batch(n)
+        out = infer(x)
+        np.testing.assert_allclose(out, x.reshape(n, -1)[:, :2], rtol=1e-3, atol=1e-3)  # fp16 when padded
+    assert len(seen) == 4  # buckets 1, 2, 4, 8
+    for shapes in seen:
+        assert len(set(shapes)) == 1 and len(shapes) >= 2, shapes  # the warm-up and the calls: one shape each
