@@ -2,7 +2,10 @@
 served backend, inferences/s by users (rows) and max batch (columns), then p99 and the mean formed batch; and the
 client's ceiling with and without shared memory. Optionally the in-process cells of the same model to compare.
 
-    python3 benchmarks/seed001/summary.py seed001.json [inproc.json]
+    python3 benchmarks/seed001/summary.py seed001.json [inproc.json] [--plots DIR]
+
+``--plots DIR`` also draws the sweeps' throughput and p99 against users, one line per max batch (from the figures the
+JSON keeps: the plugin's JSON leaves the raw latencies to pytest-benchmark's stats; the ceiling cells left out).
 """
 
 from __future__ import annotations
@@ -32,8 +35,47 @@ def pivot(cells: list[dict], figure, spec: str) -> list[str]:
     return lines
 
 
+def draw(cells: list[dict], folder: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    sweeps: dict[str, list[dict]] = defaultdict(list)
+    for c in cells:
+        if not c["test"].startswith("test_client_ceiling"):
+            sweeps[c["served"]].append(c)
+    for served, group in sweeps.items():
+        for key, label in (("inferences_per_s", "inferences/s"), ("p99_ms", "p99 latency (ms)")):
+            fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+            for mb in sorted({c["batcher"]["max_batch"] for c in group}):
+                pts = sorted((c["load"]["spec"]["users"], c["load"]["summary"][key]) for c in group
+                             if c["batcher"]["max_batch"] == mb and c["load"]["summary"].get(key) is not None)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"max batch {mb}")
+            ax.set_title(f"ResNet-18 served by Triton ({served}) on the H200: {label}", fontsize=9)
+            ax.set_xlabel("concurrent users (closed loop)")
+            ax.set_ylabel(label)
+            ax.set_ylim(bottom=0)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
+            path = Path(folder) / f"{served}-{key.replace('_per_s', '').replace('_ms', '')}-vs-users.png"
+            fig.tight_layout()
+            fig.savefig(path)
+            plt.close(fig)
+            print(f"plot: {path}")
+
+
 def main(args: list[str]) -> int:
+    plots = None
+    if "--plots" in args:
+        at = args.index("--plots")
+        plots, args = args[at + 1], args[:at] + args[at + 2:]
     cells = [c for c in serving_cells(args[0]) if c.get("load")]
+    if plots:
+        draw(cells, plots)
     sweeps: dict[str, list[dict]] = defaultdict(list)
     for c in cells:
         if not c["test"].startswith("test_client_ceiling"):

@@ -25,12 +25,15 @@ def test_torch_cudagraph(infperf_serving):
     assert infperf_serving.run().load.errors == 0
 
 
-@pytest.mark.infperf_serving(**RESNET18, backend="torch-cudagraph", max_batch=[64], users=[1, 8, 10], ceiling=True)
+CEILING = dict(RESNET18, name="resnet18 (client ceiling)", backend="torch-cudagraph", max_batch=[64], users=[1, 8, 10],
+               ceiling=True)
+
+
+@pytest.mark.infperf_serving(**CEILING)
 def test_client_ceiling(infperf_serving):
     assert infperf_serving.run().load.errors == 0
 
 
-@pytest.mark.infperf_serving(**RESNET18, backend="torch-cudagraph", max_batch=[64], users=[1, 8, 10], ceiling=True,
-                             shm=True)
+@pytest.mark.infperf_serving(**CEILING, shm=True)
 def test_client_ceiling_shared_memory(infperf_serving):
     assert infperf_serving.run().load.errors == 0

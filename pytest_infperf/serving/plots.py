@@ -15,7 +15,8 @@ Series = dict[str, list[tuple[float, float]]]  # line label -> (x, y) points, by
 
 def _series(results: Sequence[ServingResult], x: Callable[[ServingResult], float],
             y: Callable[[ServingResult], float | None]) -> Series:
-    """One line per batcher setting (and request batch, when it varies): the cells that finished with a figure."""
+    """One line per batcher setting (and request batch, when it varies; shared-memory inputs apart): the cells that
+    finished with a figure."""
     batches = {r.load.spec.batch for r in results if r.load is not None}
     lines: Series = {}
     order: dict[str, tuple[int, str]] = {}  # max batch first: mb8 before mb16
@@ -28,6 +29,8 @@ def _series(results: Sequence[ServingResult], x: Callable[[ServingResult], float
         label = r.batcher.id if r.batcher else "user's server"
         if len(batches) > 1:
             label += f" b{r.load.spec.batch}"
+        if r.load.spec.shm:  # inputs through shared memory: another load, another line
+            label += " shm"
         lines.setdefault(label, []).append((x(r), value))
         order[label] = (r.batcher.max_batch if r.batcher else 0, label)
     return {label: sorted(lines[label]) for label in sorted(lines, key=order.__getitem__)}
