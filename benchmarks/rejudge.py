@@ -17,6 +17,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from pytest_infperf.compare import gate, judge
 from pytest_infperf.measure import hostspeed
 
@@ -54,10 +56,11 @@ def main() -> None:
     if args.device_floor is not None:
         policy = dataclasses.replace(policy, device_floor=args.device_floor / 100)
     base = cells(args.baseline)
-    print(f"| session | threshold | {' | '.join(s.value for s in gate.Status)} |")
-    print("|---|---|" + "---|" * len(gate.Status))
+    print(f"| session | threshold | {' | '.join(s.value for s in gate.Status)} | host probe now / baseline |")
+    print("|---|---|" + "---|" * len(gate.Status) + "---|")
     for path in args.current:
         counts: Counter[str] = Counter()
+        ratios: list[float] = []  # per cell with probes on both sides: median probe now / median in the baseline
         for name, info in cells(path).items():
             if name not in base:
                 continue
@@ -74,6 +77,9 @@ def main() -> None:
                 normal = hostspeed.normalise_runs(current, [r.get("host_probes") for r in steady], runs,
                                                   [[r.get("host_probes") for r in base[name]["repeats"]]], what=probe)
             if normal is not None:
+                now = [p for r in steady for p in r["host_probes"]]
+                then = [p for r in base[name]["repeats"] for p in r["host_probes"]]
+                ratios.append(float(np.median(now) / np.median(then)))
                 cur_n, runs_n, note = normal
                 normalised = gate.decide(info["cell"], cur_n, runs_n, policy, floor=floor)
                 verdict = normalised if args.host == "normalised" else judge.host_judged(verdict, normalised, note)
@@ -81,7 +87,9 @@ def main() -> None:
             if not args.quiet and verdict.status in (gate.Status.REGRESSED, gate.Status.NOISY):
                 print(f"    {verdict.message()}")
         row = " | ".join(str(counts.get(s.value, 0)) for s in gate.Status)
-        print(f"| {path.name} | {args.threshold:g} % {args.host} | {row} |")
+        probe = f"{np.median(ratios):.3f} (cells {min(ratios):.3f}–{max(ratios):.3f})" if ratios else "-"
+        print(f"| {path.name} | {args.threshold:g} % {args.host}{' + CPU probe' if args.cpu_probe else ''} | {row} | "
+              f"{probe} |")
 
 
 if __name__ == "__main__":
