@@ -188,6 +188,23 @@ class TorchBackend:
         return out
 
 
+def capture_graph(call: Any, x: Any) -> tuple[Any, Any]:
+    """``call(x)`` captured into a CUDA graph after three warm-up calls on a side stream (cuDNN and cuBLAS pick their
+    algorithms before capture): the graph and its static output. ``x`` stays the graph's static input."""
+    import torch
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.inference_mode(), torch.cuda.stream(side):
+        for _ in range(3):
+            call(x)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.inference_mode(), torch.cuda.graph(graph):
+        static_out = call(x)
+    return graph, static_out
+
+
 class TorchCudaGraphBackend(TorchBackend):
     """Eager model captured once into a CUDA graph; a call is one graph replay. Measures the device, not the host
     launch path. Capture (after a warm-up on a side stream) is cold start."""
@@ -196,20 +213,10 @@ class TorchCudaGraphBackend(TorchBackend):
     cuda_only = True
 
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
-        import torch
-
         restore: list[Any] = []
         model, x, details = self._model_and_input(case, source, inputs, restore)
-        call = caller(model, x)  # the inputs' device tensors (all of them) are the graph's static inputs
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.inference_mode(), torch.cuda.stream(side):
-            for _ in range(3):  # cudnn/cublas pick their algorithms before capture
-                call(x)
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(graph):
-            static_out = call(x)
+        # the inputs' device tensors (all of them) are the graph's static inputs
+        graph, static_out = capture_graph(caller(model, x), x)
 
         def replay(_: Any) -> Any:
             graph.replay()

@@ -107,6 +107,8 @@ class TorchCudaGraphBackend:
     def load(self, model: Any, serve: Serve) -> Infer:
         import torch
 
+        from ..backends.torch_backend import capture_graph
+
         if serve.device != "cuda":
             raise ValueError("backend 'torch-cudagraph' runs on cuda only")
         module, dtype, channels_last = _torch_module(model, serve)
@@ -116,15 +118,7 @@ class TorchCudaGraphBackend:
         for size in buckets(serve.max_batch):
             static_in = torch.randn((size, *serve.input_shape), device="cuda", generator=generator).to(dtype)
             static_in = static_in.contiguous(memory_format=fmt)
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.inference_mode(), torch.cuda.stream(side):
-                for _ in range(3):  # cudnn/cublas pick their algorithms before capture
-                    module(static_in)
-            torch.cuda.current_stream().wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.inference_mode(), torch.cuda.graph(graph):
-                static_out = module(static_in)
+            graph, static_out = capture_graph(module, static_in)
             graphs[size] = (graph, static_in, static_out)
         sizes = sorted(graphs)
         lock = threading.Lock()
