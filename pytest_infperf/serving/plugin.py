@@ -93,6 +93,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.Collector.CollectError(
             f"{where}: @pytest.mark.{MARKER} got unknown argument(s) {', '.join(sorted(unknown))}; "
             f"it takes {', '.join(sorted(MARKER_KEYS))}")
+    for key, allowed in (("device", ("cpu", "cuda")), ("precision", ("fp32", "fp16", "bf16"))):
+        if key in kw and kw[key] not in allowed:
+            raise pytest.Collector.CollectError(
+                f"{where}: @pytest.mark.{MARKER}({key}={kw[key]!r}): choose one of {', '.join(allowed)}")
     remote = metafunc.config.getoption("infperf_triton_url")
     if "model" not in kw and not remote:
         raise pytest.Collector.CollectError(f"{where}: @pytest.mark.{MARKER} needs model=... and input_shape=...")

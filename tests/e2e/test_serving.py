@@ -138,6 +138,18 @@ def test_marker_errors_name_the_fix(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--collect-only")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*unknown argument(s) userz*"])
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.infperf_serving(model="pytest_infperf.serving.toys:identity", input_shape=(4,), device="gpu")
+        def test_served(infperf_serving):
+            infperf_serving.run()
+        """
+    )
+    result = pytester.runpytest("--collect-only")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*device='gpu'): choose one of cpu, cuda*"])
 
 
 # --- a real Triton server ----------------------------------------------------------------------------------------
@@ -337,3 +349,23 @@ def test_a_server_that_dies_under_load_is_the_cells_outcome(
     result = pytester.runpytest(f"--infperf-serving-python={serving_python[0]}", "-p", "no:randomly")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*server crashed*"])
+
+
+def test_a_cuda_serving_cell_skips_without_a_gpu(pytester: pytest.Pytester, serving_python: tuple[str, str]) -> None:
+    from pytest_infperf import gpu
+
+    if gpu.gpu_present():
+        pytest.skip("this machine has a GPU: the cell would run")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.infperf_serving(model="pytest_infperf.serving.toys:small_cnn", input_shape=(3, 8, 8),
+                                     backend="torch-cudagraph", device="cuda", precision="fp16")
+        def test_served(infperf_serving):
+            infperf_serving.run()
+        """
+    )
+    result = pytester.runpytest("-rs", f"--infperf-serving-python={serving_python[0]}", "-p", "no:randomly")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*serving on cuda needs an NVIDIA GPU*"])
