@@ -9,8 +9,13 @@
   as TensorRT 11 did; ``version="8.6.1"`` lets a test see the old-version message. execute_async_v3 really computes:
   it reads the input at the bound address, runs the ONNX model with ONNX Runtime on the CPU and writes the output at
   the bound address, so a wrong binding gives a wrong output that the output check catches.
-- ``make_torch_tensorrt(version)``: ``torch_tensorrt`` with Input, compile (keyword names of the documented
-  ``torch_tensorrt.dynamo.compile``), save (a real ``torch.export`` program, which ``torch.export.load`` reads back).
+- ``make_torch_tensorrt(version)``: ``torch_tensorrt`` with Input (``shape=`` or min/opt/max, ``dtype``, ``name``),
+  compile (keyword names of the documented ``torch_tensorrt.dynamo.compile``; ``inputs``/``arg_inputs`` and
+  ``kwarg_inputs`` with each release's checks: no positional input is refused before 2.10) and save (``arg_inputs``
+  tensors and ``kwarg_inputs``; ``retrace`` False by default before 2.10, True from 2.10). compile traces as the real
+  ``torch_tensorrt.dynamo.trace`` does, with real ``torch.export`` and the Dims torch-tensorrt derives from the
+  Inputs (named '<Input.name>_<axis>', keyed by forward's parameter names), so a trace the real one cannot make fails
+  here too; save writes a real ``torch.export`` program, which ``torch.export.load`` reads back.
 - ``ORT_TRT_OPTIONS`` / ``check_ort_trt_options``: ONNX Runtime's TensorRT EP option names and value types as its
   provider-option parser (tensorrt_execution_provider_info.cc, onnxruntime_pybind_state.cc) accepts them.
 
@@ -604,42 +609,75 @@ DYNAMO_COMPILE_KWARGS = frozenset({
 })
 
 
+# releases where torch-tensorrt's input handling changed (pytorch/TensorRT py/torch_tensorrt/_compile.py at each tag)
+KWARGS_ONLY_FROM = (2, 10)  # compile(arg_inputs=(), kwarg_inputs=...): before, "'arg_inputs' and 'inputs' should not
+#                             both be None." for an empty arg_inputs (the check was `not arg_inputs`, then `is None`)
+RETRACE_DEFAULT_FROM = (2, 10)  # save(retrace=True) is the default from 2.10 (re-export at the example inputs)
+
+
 def make_torch_tensorrt(version: str = "2.9.0", record: Record | None = None) -> types.ModuleType:
+    """A stand-in ``torch_tensorrt`` of the given version. compile() does what the real dynamo path does before
+    TensorRT: ``torch_tensorrt.dynamo.trace``, i.e. ``torch.export.export`` of the module at each Input's opt shape,
+    with a ``torch.export.Dim`` named ``'<Input.name>_<axis>'`` for every axis whose min, opt and max differ, keyed by
+    forward's parameter names (positional Inputs) and the kwarg_inputs keys. That trace is real torch.export, so what
+    it refuses (two Dims the model makes equal, a profile a shape falls outside of) fails here as it would there. The
+    compiled module is the traced program's module: it refuses input shapes outside [min, max], as the engines do."""
+    import inspect
+
     import torch
 
     rec = record or Record()
+    release = tuple(int(p) for p in re.findall(r"\d+", version.split("+")[0])[:2])
     mod = types.ModuleType("torch_tensorrt")
     mod.__spec__ = importlib.machinery.ModuleSpec("torch_tensorrt", None)
     mod.__version__ = version
     mod.record = rec
 
     class Input:
+        """``shape=`` (static) or all of ``min_shape``/``opt_shape``/``max_shape`` (dynamic, even when equal), ``dtype``
+        (a torch dtype) and ``name`` (the prefix of the tracer's Dim names; empty by default, as in torch_tensorrt)."""
+
         def __init__(self, shape: Any = None, min_shape: Any = None, opt_shape: Any = None, max_shape: Any = None,
-                     dtype: Any = torch.float32, **kwargs: Any) -> None:
+                     dtype: Any = torch.float32, name: str = "", **kwargs: Any) -> None:
             if kwargs:
                 raise TypeError(f"Input: unexpected arguments {sorted(kwargs)}")
             if not isinstance(dtype, torch.dtype):
                 raise TypeError("Input(dtype=...): expected a torch.dtype")
+            if not isinstance(name, str):
+                raise TypeError("Input(name=...): expected str")
             if shape is not None:
                 if any(s is not None for s in (min_shape, opt_shape, max_shape)):
                     raise ValueError("Input: give shape or min_shape/opt_shape/max_shape, not both")
                 self.shape = (tuple(shape),) * 3
+                self.dynamic = False
             elif all(s is not None for s in (min_shape, opt_shape, max_shape)):
                 self.shape = (tuple(min_shape), tuple(opt_shape), tuple(max_shape))
+                self.dynamic = True
             else:
                 raise ValueError("Input: min_shape, opt_shape and max_shape are needed together")
             self.dtype = dtype
+            self.name = name
 
-    class Compiled(torch.nn.Module):
-        def __init__(self, module: Any) -> None:
-            super().__init__()
-            self.inner = module
+        def example_tensor(self, device: Any) -> Any:
+            """Input.example_tensor: torch.rand of the opt shape (a static Input: its shape), cast to the dtype."""
+            return torch.rand(self.shape[1], device=device).to(self.dtype)
 
-        def forward(self, x: Any) -> Any:
-            return self.inner(x)
+        def dynamic_dims(self) -> dict[int, Any]:
+            """torch_tensorrt.dynamo._tracer.get_dynamic_shapes: a Dim per axis whose min, opt and max differ."""
+            if not self.dynamic:
+                return {}
+            return {axis: torch.export.Dim(f"{self.name}_{axis}", min=lo, max=hi)
+                    for axis, (lo, mid, hi) in enumerate(zip(*self.shape, strict=True)) if not lo == mid == hi}
+
+    def _profile_ok(spec: Input) -> None:
+        lo, mid, hi = spec.shape
+        if not len(lo) == len(mid) == len(hi):
+            raise RuntimeError(f"TensorRT: Input shapes {spec.shape}: min, opt and max differ in rank")
+        if not all(0 < a <= b <= c for a, b, c in zip(lo, mid, hi, strict=True)):
+            raise RuntimeError(f"TensorRT: Input shapes {spec.shape}: not 0 < min <= opt <= max (invalid profile)")
 
     def compile(module: Any, ir: str = "default", inputs: Any = None, arg_inputs: Any = None,
-                enabled_precisions: Any = None, **kwargs: Any) -> Any:
+                kwarg_inputs: Any = None, enabled_precisions: Any = None, **kwargs: Any) -> Any:
         if not isinstance(module, torch.nn.Module):
             raise TypeError("compile(module): expected a torch.nn.Module")
         if ir not in ("default", "dynamo"):
@@ -647,31 +685,89 @@ def make_torch_tensorrt(version: str = "2.9.0", record: Record | None = None) ->
         unknown = set(kwargs) - DYNAMO_COMPILE_KWARGS
         if unknown:
             raise TypeError(f"compile(): unknown keyword arguments {sorted(unknown)}")
-        specs = inputs if inputs is not None else arg_inputs
-        if not specs or not all(isinstance(s, Input) for s in specs):
+        if release < KWARGS_ONLY_FROM:  # torch_tensorrt.compile's own checks, as each release words them
+            if not arg_inputs and not inputs:
+                raise AssertionError("'arg_inputs' and 'inputs' should not both be None.")
+            if arg_inputs and inputs:
+                raise AssertionError("'arg_inputs' and 'inputs' should not be used at the same time.")
+            specs = list(inputs or arg_inputs)
+        else:
+            if arg_inputs is None and inputs is None:
+                raise AssertionError("'arg_inputs' and 'inputs' should not both be None.")
+            if arg_inputs is not None and inputs is not None:
+                raise AssertionError("'arg_inputs' and 'inputs' should not be used at the same time.")
+            specs = list(inputs if inputs is not None else arg_inputs)
+        if kwarg_inputs is not None and not isinstance(kwarg_inputs, dict):
+            raise TypeError("compile(kwarg_inputs=...): expected a dict of forward's keyword arguments")
+        named = dict(kwarg_inputs or {})
+        every = [*specs, *named.values()]
+        if not every or not all(isinstance(s, Input) for s in every):
             raise TypeError("compile(inputs=[torch_tensorrt.Input(...)]) is required")
         if enabled_precisions is not None and (not isinstance(enabled_precisions, (set, frozenset)) or not all(
                 isinstance(p, torch.dtype) for p in enabled_precisions)):
             raise TypeError("compile(enabled_precisions=...): expected a set of torch dtypes")
         params = {p.dtype for p in module.parameters()}
-        if any(s.dtype not in params for s in specs):
-            raise TypeError(f"compile: input dtype {[s.dtype for s in specs]} differs from the module's {params}")
+        floats = [s.dtype for s in every if s.dtype.is_floating_point]
+        if params and any(d not in params for d in floats):
+            raise TypeError(f"compile: input dtype {floats} differs from the module's {params}")
+        for spec in every:
+            _profile_ok(spec)
+        # torch_tensorrt.dynamo.trace: Dims keyed by forward's parameter names (get_dynamic_shapes_args zips the
+        # positional Inputs with them) and by the kwarg_inputs keys; examples at the opt shapes, on the module's device
+        device = next((p.device for p in module.parameters()), torch.device("cpu"))
+        names = list(inspect.signature(module.forward).parameters)
+        dynamic = {name: spec.dynamic_dims() for spec, name in zip(specs, names[:len(specs)], strict=True)}
+        dynamic.update({key: spec.dynamic_dims() for key, spec in named.items()})
         rec.add("compile", ir, tuple(s.shape for s in specs), frozenset(enabled_precisions or ()),
                 tuple(sorted(kwargs.items())))
-        return Compiled(module)
+        rec.add("dynamo.trace", tuple((name, s.shape, s.dtype) for s, name in zip(specs, names, strict=False)),
+                tuple((key, s.shape, s.dtype) for key, s in named.items()),
+                {key: {axis: (d.__name__, d.min, d.max) for axis, d in dims.items()} for key, dims in dynamic.items()})
+        with torch.no_grad():
+            program = torch.export.export(module, tuple(s.example_tensor(device) for s in specs),
+                                          kwargs={key: s.example_tensor(device) for key, s in named.items()},
+                                          dynamic_shapes=dynamic, strict=False)
+        compiled = program.module()  # a GraphModule, as the real compile returns; calls outside [min, max] fail
+        compiled.standin_program = program  # what the legacy exporter (save(retrace=False)) serializes
+        return compiled
 
-    def save(module: Any, file_path: Any, *, output_format: str = "exported_program", inputs: Any = None,
-             arg_inputs: Any = None, kwarg_inputs: Any = None, retrace: bool = True, **kwargs: Any) -> None:
+    def save(module: Any, file_path: Any = "", *, output_format: str = "exported_program", inputs: Any = None,
+             arg_inputs: Any = None, kwarg_inputs: Any = None, retrace: bool | None = None, **kwargs: Any) -> None:
+        """torch_tensorrt.save of a compiled GraphModule, with the checks of releases 2.5-2.11 (2.12 also takes Input
+        specs as arg_inputs; not modelled). ``retrace`` (default False before 2.10, True from 2.10): re-export at the
+        example inputs given (a program for those shapes); False: the compiled graph as it is (its dynamic dims)."""
+        if retrace is None:
+            retrace = release >= RETRACE_DEFAULT_FROM
+        if arg_inputs is not None and not all(isinstance(t, torch.Tensor) for t in arg_inputs):
+            raise ValueError("Not all inputs provided are torch.tensors. Please provide torch.tensors as inputs")
+        if arg_inputs and inputs:
+            raise AssertionError("'arg_inputs' and 'inputs' should not be used at the same time.")
+        arg_inputs = inputs or arg_inputs
+        kwarg_inputs = {} if kwarg_inputs is None else kwarg_inputs
+        if kwarg_inputs and any(value is None for value in kwarg_inputs.values()):
+            raise ValueError("kwargs should not include None.")
         if output_format not in ("exported_program", "torchscript", "aot_inductor"):
             raise ValueError(f"save(output_format={output_format!r}): unknown format")
-        examples = arg_inputs if arg_inputs is not None else inputs
-        if not examples or not all(isinstance(t, torch.Tensor) for t in examples):
-            raise TypeError("save(arg_inputs=[example tensors]) is required for the exported program")
-        if not isinstance(file_path, (str, Path)):
-            raise TypeError("save(file_path): expected a path")
+        if not isinstance(file_path, (str, Path)) or not str(file_path):
+            raise ValueError("File path cannot be empty. Please provide a valid file path")
+        if not isinstance(module, torch.fx.GraphModule):
+            raise ValueError("Input model is of type nn.Module. Saving nn.Module directly is not supported. "
+                             "Supported model types torch.jit.ScriptModule | torch.fx.GraphModule | "
+                             "torch.export.ExportedProgram.")
         rec.add("save", str(file_path), output_format)
-        with torch.no_grad():
-            program = torch.export.export(module, tuple(examples))
+        rec.add("save.inputs", tuple(tuple(t.shape) for t in arg_inputs or ()),
+                tuple((key, tuple(t.shape)) for key, t in kwarg_inputs.items()), retrace)
+        if retrace:
+            if arg_inputs is None:
+                raise ValueError("Provided model is a torch.fx.GraphModule and retrace is True, however the inputs or "
+                                 "arg_inputs are empty. Please provide valid torch.tensors as inputs or arg_inputs to "
+                                 "trace and save the model")
+            with torch.no_grad():
+                program = torch.export.export(module, tuple(arg_inputs), kwargs=kwarg_inputs, strict=False)
+        else:
+            program = getattr(module, "standin_program", None)
+            if program is None:
+                raise ValueError("save(retrace=False): the module is not one torch_tensorrt.compile returned")
         torch.export.save(program, str(file_path))
 
     def load(file_path: Any, **kwargs: Any) -> Any:

@@ -618,3 +618,216 @@ def test_ort_trt_takes_several_inputs_with_a_profile_each(tmp_path, precision):
     # the engine folder is keyed by every input's profile: another sweep of seq builds other engines
     wider = Case("onnxruntime-trt", "cpu", precision, 2, (4,), dims=(("seq", 4),), inputs=two_spec([4, 16]))
     assert impl.trt_options(wider, path, tmp_path, "", generated)[1]["engine_folder"] != keyed["engine_folder"]
+
+
+# --- torch-tensorrt with several / integer inputs -------------------------------------------------------------------
+
+
+class GapInputs(TwoInputs):
+    """TwoInputs behind a forward whose second parameter is no input: ids go positionally, the others by keyword."""
+
+    def forward(self, input_ids, offset=None, attention_mask=None, scale=None):
+        return super().forward(input_ids, attention_mask, scale)
+
+
+class KeywordInputs(TwoInputs):
+    """TwoInputs behind a forward whose first parameter is no input: every input goes by keyword."""
+
+    def forward(self, offset=None, input_ids=None, attention_mask=None, scale=None):
+        return super().forward(input_ids, attention_mask, scale)
+
+
+class LooseInputs(TwoInputs):
+    """TwoInputs taking its inputs through **kwargs."""
+
+    def forward(self, input_ids, **kwargs):
+        return super().forward(input_ids, kwargs["attention_mask"], kwargs["scale"])
+
+
+def gap_inputs() -> GapInputs:
+    return GapInputs()
+
+
+def keyword_inputs() -> KeywordInputs:
+    return KeywordInputs()
+
+
+def loose_inputs() -> LooseInputs:
+    return LooseInputs()
+
+
+def inputs_cell(backend: str, factory, cache: Path, spec, seq: int, batch: int, precision: str = "fp32", **options):
+    """A cell of ``factory`` with inputs ``spec`` at seq=``seq`` through the runner on the CPU, output checked."""
+    source = ModelSpec.from_marker(factory, factory.__name__).resolve(Path("."), 0)
+    case = Case(backend, "cpu", precision, batch, (seq,), dims=(("seq", seq),), inputs=spec)
+    impl = make_backend(backend, BackendOptions.flat(**{"trt_max_batch": 8, **options}))
+    impl.prepare(source)
+    return run_cell(f"t::{case.id}", case, impl, source, TimingPolicy(min_rounds=2, max_time=0.02, warmup_max_calls=3),
+                    cache, 0, reference=source.reference_output, memory=False)
+
+
+def traced(module) -> list[tuple]:
+    """The stand-in's record of each compile's trace: (positional Inputs, keyword Inputs, Dims by parameter)."""
+    return [args for name, args in module.record.calls if name == "dynamo.trace"]
+
+
+IDS, SCALE = ((1, 4), (8, 8), (8, 8)), ((1, 4), (8, 4), (8, 4))  # sweep profiles: batch 1..8, seq 4..8, opt = max
+
+
+@pytest.mark.parametrize(("factory", "version", "positional", "keywords"), [
+    (two_inputs, "2.9.0", ("input_ids", "attention_mask", "scale"), ()),
+    (gap_inputs, "2.9.0", ("input_ids",), ("attention_mask", "scale")),
+    (keyword_inputs, "2.10.0", (), ("input_ids", "attention_mask", "scale")),
+])
+def test_torch_tensorrt_compiles_several_inputs_with_an_input_each_and_reruns_from_the_saved_program(
+        monkeypatch, tmp_path, factory, version, positional, keywords):
+    torch_trt = trt_standin.make_torch_tensorrt(version)
+    monkeypatch.setitem(sys.modules, "torch_tensorrt", torch_trt)
+    monkeypatch.setitem(sys.modules, "tensorrt", trt_standin.make_tensorrt("10.13.0.35"))
+    spec = two_spec([4, 8])
+    first = inputs_cell("torch-tensorrt", factory, tmp_path, spec, seq=4, batch=2)
+    assert first.check.ok and first.check.max_rel_error < 1e-5, first.check  # both outputs, every input bound right
+    ((args, kwargs, dims),) = traced(torch_trt)
+    by_name = {name: (shapes, dtype) for name, shapes, dtype in (*args, *kwargs)}
+    assert [name for name, _, _ in args] == list(positional) and [name for name, _, _ in kwargs] == list(keywords)
+    assert by_name == {"input_ids": (IDS, torch.int64), "attention_mask": (IDS, torch.int64),
+                       "scale": (SCALE, torch.float32)}  # an Input per input, min/opt/max from the sweep
+    # unnamed Inputs: the tracer's Dims are '_<axis>', so batch and seq are one symbol each across the inputs
+    assert dims["input_ids"] == dims["attention_mask"] == {0: ("_0", 1, 8), 1: ("_1", 4, 8)}
+    assert dims["scale"] == {0: ("_0", 1, 8)}
+    details = dict(first.details)
+    assert details["program_cache"] == "miss (compiled)" and details["arg_inputs"] == list(positional)
+    assert details["profile"]["scale"] == {"min": [1, 4], "opt": [8, 4], "max": [8, 4]}
+    assert details["io_dtypes"] == {"input_ids": "int64", "attention_mask": "int64", "scale": "float32"}
+    ((saved_args, saved_kwargs, _),) = [a for n, a in torch_trt.record.calls if n == "save.inputs"]
+    assert len(saved_args) == len(positional) and [k for k, _ in saved_kwargs] == list(keywords)  # as compiled
+    assert {"build_s", "save_s", "deserialize_s"} <= set(dict(first.cold.phases))
+
+    rerun = inputs_cell("torch-tensorrt", factory, tmp_path, spec, seq=4, batch=2)
+    assert torch_trt.record.counts["compile"] == 1, "a rerun loads the saved program"
+    assert dict(rerun.details)["program_cache"] == "hit" and rerun.check.ok
+    other = inputs_cell("torch-tensorrt", factory, tmp_path, spec, seq=8, batch=2)
+    assert torch_trt.record.counts["compile"] == 2 and other.check.ok, "another dims assignment: its own program"
+    assert dict(other.details)["program_file"] != dict(first.details)["program_file"]
+    assert dict(other.details)["profile"] == dict(first.details)["profile"]  # one sweep profile for both cells
+    assert len(list((tmp_path / "infperf-torch-trt").glob("*.ep"))) == 2
+
+
+def test_torch_tensorrt_several_inputs_float_ones_in_the_cell_precision_and_keyed_by_the_sweep(torch_trt, tmp_path):
+    result = inputs_cell("torch-tensorrt", two_inputs, tmp_path, two_spec([4, 8]), seq=4, batch=2, precision="bf16")
+    assert result.check.ok, result.check
+    ((args, _, _),) = traced(torch_trt)
+    assert [dtype for _, _, dtype in args] == [torch.int64, torch.int64, torch.bfloat16]
+    (compiled,) = [a for n, a in torch_trt.record.calls if n == "compile"]
+    assert compiled[2] == {torch.bfloat16}
+    wider = inputs_cell("torch-tensorrt", two_inputs, tmp_path, two_spec([4, 16]), seq=4, batch=2, precision="bf16")
+    assert torch_trt.record.counts["compile"] == 2, "another sweep of seq is another profile: compiled again"
+    assert dict(wider.details)["profile"]["input_ids"]["max"] == [8, 16]
+
+
+def inputs_case(spec, dims: dict[str, int]) -> Case:
+    first = spec.first_shape(dims)
+    return Case("torch-tensorrt", "cuda", "fp32", 2, first, dims=tuple(dims.items()), inputs=spec)
+
+
+def test_torch_tensorrt_takes_inputs_models_it_can_compile(torch_trt, monkeypatch):
+    from pytest_infperf.inputs import unsupported_reason
+
+    monkeypatch.setattr(trt_backend.gpu, "cuda_unavailable_reason", lambda cell_id: None)
+    impl = make_backend("torch-tensorrt", BackendOptions.flat(trt_max_batch=8))
+    case = inputs_case(two_spec([4, 8]), {"seq": 4})
+    assert unsupported_reason(case, impl) is None  # no longer "runs one float input (input_shape=)"
+    for factory in (two_inputs, gap_inputs):
+        source = ModelSpec.from_marker(factory, factory.__name__).resolve(Path("."), 0)
+        assert impl.unavailable_reason(case, source) is None
+
+
+def test_torch_tensorrt_needs_a_positional_input_before_2_10(torch_trt, monkeypatch, tmp_path):
+    monkeypatch.setattr(trt_backend.gpu, "cuda_unavailable_reason", lambda cell_id: None)
+    impl = make_backend("torch-tensorrt", BackendOptions.flat(trt_max_batch=8))
+    source = ModelSpec.from_marker(keyword_inputs, "keyword_inputs").resolve(Path("."), 0)
+    case = inputs_case(two_spec([4, 8]), {"seq": 4})
+    reason = impl.unavailable_reason(case, source)
+    assert reason.startswith("torch-tensorrt-cuda-fp32-b2-seq4: torch-tensorrt 2.9.0 compiles with at least one "
+                             "positional input") and "forward's first parameter 'offset'" in reason
+    assert "pip install -U torch-tensorrt (>= 2.10" in reason
+    monkeypatch.setattr(torch_trt, "__version__", "2.10.0")
+    assert impl.unavailable_reason(case, source) is None
+    # what the skip spares: torch-tensorrt 2.9's compile refuses keyword inputs alone (the stand-in as the real one)
+    model = keyword_inputs()
+    old = trt_standin.make_torch_tensorrt("2.9.0")
+    spec = old.Input(min_shape=(1, 4), opt_shape=(8, 4), max_shape=(8, 4), dtype=torch.float32)
+    with pytest.raises(AssertionError, match="'arg_inputs' and 'inputs' should not both be None"):
+        old.compile(model, ir="dynamo", arg_inputs=[], kwarg_inputs={"scale": spec})
+
+
+def test_torch_tensorrt_skips_inputs_through_kwargs(torch_trt, monkeypatch):
+    monkeypatch.setattr(trt_backend.gpu, "cuda_unavailable_reason", lambda cell_id: None)
+    impl = make_backend("torch-tensorrt", BackendOptions.flat(trt_max_batch=8))
+    source = ModelSpec.from_marker(loose_inputs, "loose_inputs").resolve(Path("."), 0)
+    reason = impl.unavailable_reason(inputs_case(two_spec([4, 8]), {"seq": 4}), source)
+    assert reason == ("torch-tensorrt-cuda-fp32-b2-seq4: input(s) 'attention_mask', 'scale' reach forward through "
+                      "**kwargs; torch-tensorrt's tracer keys each input's dynamic axes by a named forward parameter; "
+                      "name them in forward's signature")
+
+
+class Pair(torch.nn.Module):
+    def forward(self, a, b):
+        return a.float().sum(-1) + b.float().sum(-1)
+
+
+class Shifted(torch.nn.Module):
+    """``b`` carries seq at axis 2, ``a`` at axis 1; the model makes them equal."""
+
+    def forward(self, a, b):
+        return a.float() + b.float()[:, 0, :]
+
+
+def pair() -> Pair:
+    return Pair()
+
+
+def shifted() -> Shifted:
+    return Shifted()
+
+
+@pytest.mark.parametrize(("factory", "specs", "dims", "message", "refusal"), [
+    (pair, {"a": dict(shape=("n",)), "b": dict(shape=("m",))}, {"n": [2, 4], "m": [3, 6]},
+     "dims 'n' ('a') and 'm' ('b') are both axis 1, and torch-tensorrt's tracer names a dynamic axis by its position "
+     "(torch.export.Dim '_1'), so it would make them one", "Found different definitions Dim"),
+    (shifted, {"a": dict(shape=("seq",)), "b": dict(shape=(2, "seq"))}, {"seq": [2, 4]},
+     "dim 'seq' is axis 1 of 'a' and axis 2 of 'b', and torch-tensorrt's tracer names a dynamic axis by its "
+     "position, so they would be two torch.export Dims that the model makes equal", "must always be equal"),
+])
+def test_torch_tensorrt_skips_dims_its_tracer_cannot_tell_apart(torch_trt, monkeypatch, tmp_path, factory, specs, dims,
+                                                                message, refusal):
+    from pytest_infperf import inputs as inputs_mod
+    from pytest_infperf.backends import torch_tensorrt_backend as tt_backend
+
+    spec = inputs_mod.parse(specs, dims, None, None)
+    monkeypatch.setattr(trt_backend.gpu, "cuda_unavailable_reason", lambda cell_id: None)
+    impl = make_backend("torch-tensorrt", BackendOptions.flat(trt_max_batch=8))
+    source = ModelSpec.from_marker(factory, factory.__name__).resolve(Path("."), 0)
+    first = {name: values[0] for name, values in dims.items()}
+    reason = impl.unavailable_reason(inputs_case(spec, first), source)
+    assert reason.startswith(f"{inputs_case(spec, first).id}: {message}")
+    assert "measure this model with tensorrt or onnxruntime-trt" in reason
+    # what the skip spares: without it the compile fails (the stand-in traces with real torch.export)
+    monkeypatch.setattr(tt_backend, "axis_problem", lambda profiles, spec: None)
+    case = Case("torch-tensorrt", "cpu", "fp32", 2, spec.first_shape(first), dims=tuple(first.items()), inputs=spec)
+    generated = inputs_mod.generate(spec, 2, first, seed=0)
+    with pytest.raises(Exception, match=refusal):  # torch.export's own words
+        impl.load(case, source, generated, tmp_path)
+
+
+def test_stand_in_trace_refuses_named_inputs_whose_batch_the_model_shares(torch_trt):
+    """Why the backend leaves Input.name empty: named Inputs get a Dim each, and torch.export refuses Dims that the
+    model makes equal (the batch of every input), as it would under the real torch_tensorrt.dynamo.trace."""
+    def named(name, low, high):
+        return torch_trt.Input(min_shape=low, opt_shape=high, max_shape=high, dtype=torch.int64, name=name)
+
+    with pytest.raises(Exception, match="must always be equal"):
+        torch_trt.compile(TwoInputs(), ir="dynamo",
+                          arg_inputs=[named("input_ids", (1, 4), (8, 8)), named("attention_mask", (1, 4), (8, 8)),
+                                      torch_trt.Input(min_shape=(1, 4), opt_shape=(8, 4), max_shape=(8, 4),
+                                                      name="scale")])
