@@ -77,8 +77,8 @@ def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) ->
 def host_probe(device: str, launch_bound: bool, cpu: bool = False) -> str:
     """Which host-speed probe a cell is judged with ("" for none): a launch-bound GPU cell's time is the host's
     launch speed (a device-bound one's is the GPU's, which the probe does not see). A CPU cell's probe is recorded
-    but judged with only when ``cpu`` is set (`benchmarks/rejudge.py --cpu-probe`): not yet shown to help
-    (`hostspeed.CpuProbe`)."""
+    but judged with only when ``cpu`` is set (`benchmarks/rejudge.py --cpu-probe`): it did not see the slow VM
+    sessions it was meant for (`hostspeed.CpuProbe`)."""
     if device == "cuda" and launch_bound:
         return "launch probe"
     if device == "cpu" and cpu:

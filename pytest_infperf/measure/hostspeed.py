@@ -73,11 +73,13 @@ class CpuProbe(BlockProbe):
     ``CPU_PROBE_ELEMENTS`` cached floats; the least of ``CPU_PROBE_READINGS`` readings), read after each timed block
     of a CPU cell with the cell's own clock. A virtual machine's CPU speed drifts between sessions (this project's
     2-core CI VM ran whole A/A sessions 6-27 % slower than the save, every cell alike); the probe should drift with
-    it, while a change of the model's own work does not move it. Recorded beside the samples, **not yet used by the
+    it, while a change of the model's own work does not move it. Recorded beside the samples, **not used by the
     gate** (``compare.judge.host_probe``): on a calm VM, dividing it out moved ONNX Runtime cells of a 1.25x session by
-    10-24 points towards `unchanged` (its spinning intra-op threads disturb a reading right after a block); whether it
-    clears a slow VM session is to be seen from recorded sessions (``benchmarks/rejudge.py --cpu-probe``). With a
-    clock that does not advance (a test's fake clock) it reads zero, and nothing could be normalised."""
+    10-24 points towards `unchanged` (its spinning intra-op threads disturb a reading right after a block), and in CI
+    (``.ci/run`` prints ``benchmarks/rejudge.py --cpu-probe``) two A/A sessions whose cells ran 12-27 % slower read it
+    only 1.2 % and 1.4 % slower: the least of three short readings misses that slowdown
+    (``docs/results/cpu/gate-calibration-small.md``). With a clock that does not advance (a test's fake clock) it
+    reads zero, and nothing could be normalised."""
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__()
