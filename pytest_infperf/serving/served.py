@@ -20,7 +20,6 @@ from typing import Any, Protocol
 import numpy as np
 
 Infer = Callable[[np.ndarray], np.ndarray]
-_TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,9 @@ def _torch_module(model: Any, serve: Serve) -> tuple[Any, Any, bool]:
     ``torch`` cells run it), its dtype, and whether inputs go channels-last."""
     import torch
 
-    dtype = getattr(torch, _TORCH_DTYPES[serve.precision])
+    from ..backends.torch_backend import _DTYPES  # the in-process torch cells' precisions
+
+    dtype = getattr(torch, _DTYPES[serve.precision])
     module = model.eval().to(device=serve.device, dtype=dtype)
     channels_last = serve.device == "cuda" and len(serve.input_shape) == 3
     if channels_last:
@@ -96,6 +97,11 @@ def buckets(max_batch: int) -> tuple[int, ...]:
     return (*sizes, max_batch)
 
 
+def bucket_of(n: int, sizes: tuple[int, ...]) -> int:
+    """The smallest bucket (of ``buckets``, ascending) that holds a formed batch of ``n``."""
+    return next(s for s in sizes if s >= n)
+
+
 class TorchCudaGraphBackend:
     """Eager torch captured once per batch bucket (`buckets`) into CUDA graphs at load time (server start, the cell's
     cold start); a formed batch is copied into the smallest bucket that holds it (the rest of the bucket keeps
@@ -115,17 +121,17 @@ class TorchCudaGraphBackend:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         generator = torch.Generator(device="cuda").manual_seed(0)
         graphs: dict[int, tuple[Any, Any, Any]] = {}
-        for size in buckets(serve.max_batch):
+        sizes = buckets(serve.max_batch)
+        for size in sizes:
             static_in = torch.randn((size, *serve.input_shape), device="cuda", generator=generator).to(dtype)
             static_in = static_in.contiguous(memory_format=fmt)
             graph, static_out = capture_graph(module, static_in)
             graphs[size] = (graph, static_in, static_out)
-        sizes = sorted(graphs)
         lock = threading.Lock()
 
         def infer(x: np.ndarray) -> np.ndarray:
             n = len(x)
-            size = next(s for s in sizes if s >= n)
+            size = bucket_of(n, sizes)
             graph, static_in, static_out = graphs[size]
             with lock, torch.inference_mode():
                 static_in[:n].copy_(torch.from_numpy(x).to(device="cuda", dtype=dtype, non_blocking=False))
@@ -171,7 +177,7 @@ class OnnxRuntimeBackend:
 
         def infer(x: np.ndarray) -> np.ndarray:
             n = len(x)
-            size = next(s for s in sizes if s >= n)
+            size = bucket_of(n, sizes)
             if size == n:
                 return calls[size](x)
             # the rest of the bucket: the warm-up's samples, computed and not returned
