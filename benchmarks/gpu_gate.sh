@@ -14,6 +14,10 @@
 #                                                            # launch chain save, A/A, 1.25x
 #   bash benchmarks/gpu_gate.sh cap                          # GEMM stack at the power cap: A/A, injected slowdowns
 #   bash benchmarks/gpu_gate.sh cap3                         # the same at --infperf-threshold=3: save, A/A, 1.05x
+#   CAPSLOW=1.2 bash benchmarks/gpu_gate.sh gemm             # GEMM stack at the power cap, default settings only:
+#                                                            # save, A/A, the CAPSLOW slowdowns
+#   bash benchmarks/gpu_gate.sh conv3                        # conv stack (steady clock) at --infperf-threshold=3:
+#                                                            # save, A/A, 1.05x
 # Each session's output, JSON and table land in $OUT; baselines are kept under /tmp/infperf-gate while warm.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
@@ -111,6 +115,19 @@ cap3)  # GEMM stack at the power cap, at --infperf-threshold=3: save, A/A, 1.05x
     --infperf-batches=64 --aa-runs 1 --aa-args=--infperf-threshold=3 --slowdowns 1.05 \
     --slowdown-args=--infperf-threshold=3 --storage "$keep/gemm3" --label gemm3- --out "$OUT/detect-gemm-threshold3.md"
   kill $smi
+  ;;
+gemm)  # GEMM stack at the power cap, default settings: save, A/A, the CAPSLOW slowdowns
+  nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > "$OUT/json/smi-gemm.csv" &
+  smi=$!
+  cal -k test_gemm_stack --infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 \
+    --infperf-batches=64 --aa-runs 1 --slowdowns ${CAPSLOW:-1.2} --storage "$keep/gemmd" --label gemmd- \
+    --out "$OUT/detect-gemm-default.md"
+  kill $smi
+  ;;
+conv3)  # conv stack (device-bound, steady clock) at --infperf-threshold=3: save, A/A, 1.05x
+  cal -k "test_conv_stack and not wide" --infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 \
+    --infperf-batches=64 --aa-runs 1 --aa-args=--infperf-threshold=3 --slowdowns 1.05 \
+    --slowdown-args=--infperf-threshold=3 --storage "$keep/conv3" --label conv3- --out "$OUT/detect-conv-threshold3.md"
   ;;
 detect)
   common="--infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16"

@@ -6,6 +6,7 @@
 #                                            # (PyTriton cannot find its bundled libraries from a --target folder);
 #                                            # numpy 1.26 there breaks transformers: run BERT cells before this
 #   bash benchmarks/gpu_serving.sh run       # in-process cells (b1/b8, 1 and 8 concurrent users), then seed 001
+#   bash benchmarks/gpu_serving.sh ort       # seed 001's onnxruntime sweep only (one CUDA session per batch bucket)
 # onnxruntime-gpu is expected in /tmp/site (see ../shared/device/get-onnxruntime-gpu.sh).
 set -uo pipefail
 export PYTHONUNBUFFERED=1
@@ -35,6 +36,13 @@ run)
   grep -E "^\| (model|resnet18)" "$OUT/seed001.log" | cut -c1-220
   grep -E "passed|failed|error" "$OUT/seed001.log" | tail -3
   [ -d "$OUT/plots" ] && tar czf "$OUT/plots.tgz" -C "$OUT" plots && rm -rf "$OUT/plots"
+  ;;
+ort)
+  timeout "${2:-420}" python3 -m pytest benchmarks/seed001 -k test_onnxruntime -p no:randomly -q --no-header \
+    --benchmark-json="$OUT/seed001-ort.json" --infperf-report="$OUT/seed001-ort.md" > "$OUT/seed001-ort.log" 2>&1
+  echo "seed 001, onnxruntime: exit $?, $(( $(date +%s) - start )) s"
+  grep -E "^\| (model|resnet18)" "$OUT/seed001-ort.log" | cut -c1-220
+  grep -E "passed|failed|error" "$OUT/seed001-ort.log" | tail -3
   ;;
 esac
 echo "wall $(( $(date +%s) - start )) s"
