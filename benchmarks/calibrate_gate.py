@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,14 +31,33 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def busy_cpu_s() -> float | None:
+    """Seconds of CPU time the whole machine spent busy since boot (/proc/stat: all but idle and iowait), or None."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def pytest_run(suite: str, storage: Path, extra: list[str], env_extra: dict[str, str], json_out: Path,
-               log: Path | None = None) -> tuple[int, float]:
+               log: Path | None = None) -> tuple[int, float, float | None]:
+    """Exit code, wall seconds, and the CPU seconds per second of wall that *other* processes used meanwhile (the
+    machine's busy time less the session's own processes': on a 2-core VM a second process on one core slows a
+    2-thread cell by a third and a 1-thread cell not at all), or None where /proc/stat cannot be read."""
     cmd = [sys.executable, "-m", "pytest", suite, "-q", "--no-header", "-p", "no:randomly",
            f"--benchmark-storage=file://{storage}", f"--benchmark-json={json_out}", *extra]
     env = {**os.environ, **env_extra}
-    started = time.perf_counter()
+    started, busy0, own0 = time.perf_counter(), busy_cpu_s(), children_cpu_s()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    busy1, own1 = busy_cpu_s(), children_cpu_s()
+    other = None if busy0 is None or busy1 is None else max(0.0, (busy1 - busy0) - (own1 - own0)) / wall
     if log is not None:
         log.write_text(proc.stdout + proc.stderr)
     if proc.returncode not in (0, 1):
@@ -48,7 +68,7 @@ def pytest_run(suite: str, storage: Path, extra: list[str], env_extra: dict[str,
             print("   ", line[:400], flush=True)
         elif proc.returncode == 1 and "regression:" in line:  # why it failed (a false alarm or a detection)
             print("   ", line[:400], flush=True)
-    return proc.returncode, wall
+    return proc.returncode, wall, other
 
 
 def benchmarks(path: Path) -> dict[str, dict]:
@@ -90,13 +110,14 @@ def main() -> None:
             log = args.keep / f"{label}.log" if args.keep else None
             if log is not None:
                 args.keep.mkdir(parents=True, exist_ok=True)
-            code, wall = pytest_run(args.suite, storage, [*extra, *more], env, out, log)
+            code, wall, other = pytest_run(args.suite, storage, [*extra, *more], env, out, log)
             found = benchmarks(out)
             counts = Counter((verdict(b) or {}).get("status", "-") for b in found.values())
             cold = Counter((verdict(b, "cold") or {}).get("status", "-") for b in found.values())
             line = (f"| {label} | {code} | {wall:.0f} s | {len(found)} | "
                     f"{', '.join(f'{n} {s}' for s, n in sorted(counts.items()))} | "
-                    f"{', '.join(f'{n} {s}' for s, n in sorted(cold.items()))} |")
+                    f"{', '.join(f'{n} {s}' for s, n in sorted(cold.items()))} | "
+                    f"{'-' if other is None else f'{other:.2f}'} |")
             print(line, flush=True)
             sessions.append(line)
             if args.keep:
@@ -104,7 +125,8 @@ def main() -> None:
                 shutil.copy(out, args.keep / out.name)
             return found
 
-        print("| session | exit | wall | cells | time verdicts | cold-start verdicts |\n|---|---|---|---|---|---|")
+        print("| session | exit | wall | cells | time verdicts | cold-start verdicts | other processes' CPU (cores) |"
+              "\n|---|---|---|---|---|---|---|")
         base = [session(f"save{i + 1}", ["--benchmark-save=cal"], {}) for i in range(args.baseline_runs)]
         aa = [session(f"aa{i + 1}", ["--benchmark-compare", *args.aa_args.split()], {}) for i in range(args.aa_runs)]
         slow = {f: session(f"slow{f:g}", ["--benchmark-compare", *slow_extra], {"INFPERF_CAL_SLOWDOWN": str(f)})
@@ -118,8 +140,8 @@ def main() -> None:
         f"compares, injected slowdowns {', '.join(f'{f:g}x' for f in slowdowns) or 'none'}; each session a fresh "
         f"pytest process; extra args: {' '.join(extra) or '(none)'}; wall {time.perf_counter() - started:.0f} s.",
         "",
-        "| session | exit | wall | cells | time verdicts | cold-start verdicts |",
-        "|---|---|---|---|---|---|",
+        "| session | exit | wall | cells | time verdicts | cold-start verdicts | other processes' CPU (cores) |",
+        "|---|---|---|---|---|---|---|",
         *sessions,
         "",
         f"A/A sessions that failed: {aa_fail} of {args.aa_runs}. A/A cell compares: {len(compares)}: "

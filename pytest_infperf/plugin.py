@@ -79,6 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
     extra: dict[str, str] = {}
     for fields in config.hook.pytest_infperf_fingerprint(config=config):
         extra.update(fields)
+    if conf.backend_options.torch.threads:  # a cell's time depends on its thread count: never compare across them
+        extra.setdefault("threads", str(conf.backend_options.torch.threads))
     fp = fingerprint.collect(extra)
     selection = conf.selection
     devices = resolve_devices(selection.devices, gpu_present)

@@ -30,6 +30,9 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("repeats", "independent measurements of each cell, spread over the session (passes over the matrix, each in "
      "its own worker process); a run is judged by its fastest repeat, and their spread is its noise", "3"),
     ("reference", "cell id (e.g. torch-cpu-fp32-b16) that the table's speedup column is relative to", ""),
+    ("threads", "intra-op threads of torch and ONNX Runtime (torch.set_num_threads, intra_op_num_threads); 0: the "
+     "libraries' default (one per core). Part of the machine fingerprint when set. On a small shared machine fewer "
+     "threads than cores keep a CPU cell's time from depending on what else runs there", "0"),
     ("report", "write the results (and verdicts) as markdown to this path", ""),
     ("plot", "write PNG plots (time per image and memory vs batch, current vs baseline) into this folder", ""),
     ("memory_limit", "MiB of peak memory for the recommendation line's 'fastest within a memory limit'", ""),
@@ -262,6 +265,7 @@ def load(
             channels_last=_choice(config, "channels_last", ("auto", "on", "off")),
             tf32=_choice(config, "tf32", ("default", "on", "off")),
             ort_cuda_options=_pairs(config, "ort_cuda_options"),
+            threads=int(_number(config, "threads", 0, 1024, integer=True)),
             trt_workspace_mib=_default_or_int(config, "trt_workspace_mib", 1, 2**24),
             trt_opt_level=_default_or_int(config, "trt_opt_level", 0, 5),
             trt_aux_streams=_default_or_int(config, "trt_aux_streams", 0, 64),

@@ -208,9 +208,12 @@ class OnnxRuntimeBackend:
         start = time.perf_counter()
         so = onnxruntime.SessionOptions()
         so.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.options.threads > 0:  # --infperf-threads
+            so.intra_op_num_threads = self.options.threads
         providers = self._providers(case, path, cache_dir, details, inputs)
         progress.report(f"creating the onnxruntime session ({self.name})")
         session = onnxruntime.InferenceSession(str(path), so, providers=providers)
+        details["threads"] = session.get_session_options().intra_op_num_threads or "default"
         expected = providers[0][0] if isinstance(providers[0], tuple) else providers[0]
         if session.get_providers()[0] != expected:
             raise RuntimeError(f"{case.id}: onnxruntime fell back to {session.get_providers()}; {expected} did "

@@ -13,6 +13,7 @@ class TorchOptions:
 
     channels_last: str = "auto"  # auto (on for cuda), on, off
     tf32: str = "default"  # default (torch's), on, off
+    threads: int = 0  # intra-op threads (torch.set_num_threads); 0: torch's default
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class OnnxRuntimeOptions:
     """onnxruntime*: extra CUDAExecutionProvider options, e.g. (("cudnn_conv_algo_search", "HEURISTIC"),)."""
 
     cuda_options: tuple[tuple[str, str], ...] = ()
+    threads: int = 0  # SessionOptions.intra_op_num_threads; 0: ONNX Runtime's default
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,15 @@ class TensorRTOptions:
     max_batch: int = 0  # largest batch of the sweep profile; 0: the cell's own batch
 
 
-# the ini keys / flags (infperf_<name>) each field comes from, for `BackendOptions.flat`
-_FLAT = {
-    "channels_last": ("torch", "channels_last"), "tf32": ("torch", "tf32"),
-    "ort_cuda_options": ("onnxruntime", "cuda_options"),
-    "trt_workspace_mib": ("tensorrt", "workspace_mib"), "trt_opt_level": ("tensorrt", "opt_level"),
-    "trt_aux_streams": ("tensorrt", "aux_streams"), "trt_cuda_graph": ("tensorrt", "cuda_graph"),
-    "trt_profile": ("tensorrt", "profile"), "trt_max_batch": ("tensorrt", "max_batch"),
+# the ini keys / flags (infperf_<name>) each field comes from, for `BackendOptions.flat`; one key may set a field of
+# several families (threads: torch's and ONNX Runtime's intra-op threads)
+_FLAT: dict[str, tuple[tuple[str, str], ...]] = {
+    "channels_last": (("torch", "channels_last"),), "tf32": (("torch", "tf32"),),
+    "ort_cuda_options": (("onnxruntime", "cuda_options"),),
+    "threads": (("torch", "threads"), ("onnxruntime", "threads")),
+    "trt_workspace_mib": (("tensorrt", "workspace_mib"),), "trt_opt_level": (("tensorrt", "opt_level"),),
+    "trt_aux_streams": (("tensorrt", "aux_streams"),), "trt_cuda_graph": (("tensorrt", "cuda_graph"),),
+    "trt_profile": (("tensorrt", "profile"),), "trt_max_batch": (("tensorrt", "max_batch"),),
 }
 
 
@@ -61,7 +65,7 @@ class BackendOptions:
             raise TypeError(f"unknown backend options {unknown}; known: {sorted(_FLAT)}")
         parts: dict[str, dict[str, object]] = {"torch": {}, "onnxruntime": {}, "tensorrt": {}}
         for name, value in values.items():
-            family, key = _FLAT[name]
-            parts[family][key] = value
+            for family, key in _FLAT[name]:
+                parts[family][key] = value
         return cls(TorchOptions(**parts["torch"]), OnnxRuntimeOptions(**parts["onnxruntime"]),  # type: ignore[arg-type]
                    TensorRTOptions(**parts["tensorrt"]))  # type: ignore[arg-type]

@@ -170,7 +170,18 @@ class TorchBackend:
             details.update(self._tf32(case, restore))
         if case.device == "cuda":
             details["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
+        details.update(self._threads(restore))
         return model, x, details
+
+    def _threads(self, session_restore: list[Any]) -> dict[str, object]:
+        """``--infperf-threads``: torch's intra-op threads for this session (process-wide, undone when it closes)."""
+        import torch
+
+        if self.options.threads > 0:
+            before = torch.get_num_threads()
+            session_restore.append(lambda: torch.set_num_threads(before))
+            torch.set_num_threads(self.options.threads)
+        return {"threads": torch.get_num_threads()}
 
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> TorchSession:
         restore: list[Any] = []

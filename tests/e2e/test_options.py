@@ -56,6 +56,8 @@ def test_auto_device_is_cpu_without_gpu(fake_suite, monkeypatch):
         ("--infperf-batches=", "*--infperf-batches: empty list*"),
         ("--infperf-gate=maybe", "*--infperf-gate: unknown 'maybe'; choose from fail, warn, off*"),
         ("--infperf-threshold=ten", "*--infperf-threshold: 'ten' is not a number*"),
+        ("--infperf-threads=-1", "*--infperf-threads: -1 is out of range; give a value from 0 to 1024*"),
+        ("--infperf-threads=two", "*--infperf-threads: 'two' is not an integer*"),
         ("--infperf-threshold=-5", "*--infperf-threshold: -5 is out of range*"),
         ("--infperf-history=0", "*--infperf-history: 0 is out of range*"),
     ],

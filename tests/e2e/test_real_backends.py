@@ -41,6 +41,29 @@ def test_real_slowdown_fails_the_gate_and_aa_passes(tiny_suite, monkeypatch):
     ])
 
 
+def test_threads_set_the_intra_op_threads_and_key_the_baselines(tiny_suite, monkeypatch):
+    import json
+
+    monkeypatch.setenv("TINY_BLOCKS", "4")
+    args = (*ARGS, "--benchmark-max-time=0.05", "--infperf-repeats=1")
+    assert tiny_suite.runpytest(*args, "--benchmark-save=all").ret == 0
+    one = tiny_suite.runpytest(*args, "--infperf-threads=1", "--benchmark-save=one")
+    assert one.ret == 0, one.stdout.str()
+    (default_file,) = (tiny_suite.path / "baselines").glob("*/0001_all.json")
+    (one_file,) = (tiny_suite.path / "baselines").glob("*/0001_one.json")
+    assert default_file.parent != one_file.parent  # another thread count is another machine: never compared
+    assert json.loads(one_file.read_text())["machine_info"]["infperf"]["fields"]["threads"] == "1"
+    threads = {b["extra_info"]["infperf"]["backend"]: b["extra_info"]["infperf"]["details"]["threads"]
+               for b in json.loads(one_file.read_text())["benchmarks"]}
+    assert threads == {"torch": 1, "onnxruntime": 1}  # as torch and the ONNX Runtime session report it
+    defaults = {b["extra_info"]["infperf"]["backend"]: b["extra_info"]["infperf"]["details"]["threads"]
+                for b in json.loads(default_file.read_text())["benchmarks"]}
+    assert defaults["onnxruntime"] == "default" and defaults["torch"] == torch.get_num_threads()
+    compared = tiny_suite.runpytest(*args, "--infperf-threads=1", "--benchmark-compare=0001")
+    assert compared.ret == 0, compared.stdout.str()
+    assert "no baseline" not in compared.stdout.str()
+
+
 def test_onnx_export_is_cached_and_invalidated_by_a_model_change(tiny_suite, monkeypatch):
     args = ("--infperf-backends=onnxruntime", "--infperf-devices=cpu", "--infperf-batches=1,2",
             "--benchmark-max-time=0.05")
