@@ -74,6 +74,7 @@ def repeat_to_json(repeat: Repeat) -> dict[str, object]:
         "memory_peak_mib": repeat.memory_peak_mib,
         "host_probe_s": repeat.host_probe_s,
         "host_probes": list(repeat.host_probes),
+        "other_cpu_cores": repeat.other_cpu,
         "clock": asdict(repeat.clock) if repeat.clock is not None else None,
         "throttled": repeat.throttled,
         "power_capped": repeat.power_capped,

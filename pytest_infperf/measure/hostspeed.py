@@ -14,6 +14,8 @@ that is device-bound when the host is fast is over-corrected by the division; th
 
 from __future__ import annotations
 
+import os
+import resource
 import time
 from collections.abc import Callable, Sequence
 
@@ -136,3 +138,54 @@ def normalise_runs(
     note = f"host-normalised: {what} {now * 1e6:.2f} us now vs {reference * 1e6:.2f} us in the baseline (medians)"
     return cur, runs, note
 
+
+
+def machine_busy_s() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``: all but idle and iowait), or None
+    where that cannot be read."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+OTHER_CPU_NOTE = 0.25  # cores of other processes' CPU during a CPU cell's timed blocks that the table notes
+
+
+class OtherCpu:
+    """How many cores *other* processes kept busy while a CPU cell's timed blocks ran: the machine's busy time less
+    this process's, per second of wall time. On this project's 2-core VM a process busy half the time on one core
+    slowed ResNet-18 with 2 threads by 1.34x and with 1 thread not at all (``docs/results/cpu/threads-contention.md``),
+    so a noisy CPU cell with this figure well above zero says why, and what to do (``--infperf-threads``). Read with
+    the real clock only (``enabled``): under a test's fake clock it reads nothing, so no test depends on what else
+    the machine runs. ``/proc/stat`` ticks are 10 ms: below ~1 s of blocks the figure is coarse."""
+
+    def __init__(self, enabled: bool = True, wall: Callable[[], float] = time.perf_counter) -> None:
+        self._start: tuple[float, float, float] | None = None
+        self._wall = wall
+        self.cores: float | None = None
+        busy = machine_busy_s() if enabled else None
+        if busy is not None:
+            self._start = (busy, own_cpu_s(), wall())
+
+    def stop(self) -> float | None:
+        """The cores other processes used since this was made (also kept as ``cores``); None when not read."""
+        if self._start is None:
+            return None
+        busy = machine_busy_s()
+        if busy is None:
+            return None
+        busy0, own0, wall0 = self._start
+        wall = self._wall() - wall0
+        if wall <= 0:
+            return None
+        self.cores = max(0.0, (busy - busy0) - (own_cpu_s() - own0)) / wall
+        return self.cores

@@ -14,6 +14,7 @@ from ..gpu import POWER_CAP, THROTTLING, ClockStats
 from ..matrix import Case
 from . import stats
 from .concurrency import ConcurrencyStats
+from .hostspeed import OTHER_CPU_NOTE
 from .memory import MemoryStats
 from .stats import Summary
 from .timing import Timing
@@ -118,6 +119,7 @@ class Repeat:
     confirm: bool = False  # taken after the first repeats suggested a regression, to confirm or clear it
     memory_peak_mib: float | None = None  # the repeat's peak memory (MemoryStats.peak_mib), when sampled
     host_probes: tuple[float, ...] = ()  # per timed block: CUDA launch or CPU probe seconds (measure.hostspeed)
+    other_cpu: float | None = None  # CPU cells: cores other processes kept busy meanwhile (hostspeed.OtherCpu)
     wall_s: float = 0.0  # the whole repeat in its worker: load, warm-up, timed blocks, memory pass, check, release
     laps: tuple[tuple[str, float], ...] = ()  # wall_s by phase, in order (runner._Laps): inputs_s, load_s, ...
 
@@ -269,6 +271,9 @@ class CellResult:
             out.append(f"{len(throttled)} of {len(repeats)} repeat(s) {throttled[0].throttled}")
         if any(r.power_capped for r in repeats):
             out.append("at power cap")
+        busy = max((r.other_cpu for r in repeats if r.other_cpu is not None), default=0.0)
+        if busy >= OTHER_CPU_NOTE:
+            out.append(f"other processes used {busy:.2f} cores")
         return out
 
     @property

@@ -323,6 +323,9 @@ def run_cell(
         timer = first.block_timer()
         clocks = gpu.ClockSampler(_torch_device()) if case.device == "cuda" else None
         probe = _probe(case, timer)
+        # what else kept the machine busy meanwhile: real clocks only (a test's fake clock must not read the machine)
+        other = hostspeed.OtherCpu(enabled=case.device == "cpu"
+                                   and getattr(timer, "clock", time.perf_counter) is time.perf_counter)
         diagnosis = None
         if case.concurrency > 1:
             clock = getattr(timer, "clock", time.perf_counter)
@@ -334,6 +337,7 @@ def run_cell(
             lap("measure_s")
             diagnosis = _diagnose(timer, timing.samples, first)
             lap("diagnosis_s")
+        other.stop()
         after = _device_state(case)
         if sampler is not None:
             sampler.resume()  # a short separate pass for the steady-state memory
@@ -368,6 +372,7 @@ def run_cell(
                     clock=clocks.stats() if clocks is not None else None, device_before=before,
                     device_after=after, diagnosis=diagnosis,
                     host_probes=probe.aligned(len(timing.samples)) if probe is not None else (),
+                    other_cpu=other.cores,
                     wall_s=time.perf_counter() - started, laps=lap.laps())
     return CellResult(
         nodeid=nodeid,

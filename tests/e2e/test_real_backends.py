@@ -56,6 +56,9 @@ def test_threads_set_the_intra_op_threads_and_key_the_baselines(tiny_suite, monk
     threads = {b["extra_info"]["infperf"]["backend"]: b["extra_info"]["infperf"]["details"]["threads"]
                for b in json.loads(one_file.read_text())["benchmarks"]}
     assert threads == {"torch": 1, "onnxruntime": 1}  # as torch and the ONNX Runtime session report it
+    others = [r["other_cpu_cores"] for b in json.loads(one_file.read_text())["benchmarks"]
+              for r in b["extra_info"]["infperf"]["repeats"]]
+    assert others and all(isinstance(c, float) and c >= 0.0 for c in others)  # what else ran during the blocks
     defaults = {b["extra_info"]["infperf"]["backend"]: b["extra_info"]["infperf"]["details"]["threads"]
                 for b in json.loads(default_file.read_text())["benchmarks"]}
     assert defaults["onnxruntime"] == "default" and defaults["torch"] == torch.get_num_threads()

@@ -25,6 +25,7 @@ def test_every_repeat_is_kept_in_the_json_and_interleaved_over_the_session(fake_
         assert [r["index"] for r in runs] == [0, 1, 2]
         assert all(len(r["samples"]) >= 5 and r["median_s"] > 0 and not r["confirm"] for r in runs)
         assert all(r["wall_s"] > 0 for r in runs)  # the fake backend's clock is injected: no relation to it
+        assert all(r["other_cpu_cores"] is None for r in runs)  # nor to what else this machine runs
         bench = next(b for b in data["benchmarks"] if b["param"] == cell)
         medians = [r["median_s"] for r in runs]
         # pytest-benchmark's stats are the fastest repeat's: the figure the gate compares

@@ -226,3 +226,29 @@ def test_divided_by_the_cpu_probe_a_slower_vm_clears_and_a_slower_model_does_not
         assert normal is not None and "CPU probe" in normal[2]
         verdict = gate.decide("torch-cpu-fp32-b1", normal[0], normal[1], POLICY, floor=POLICY.floor("cpu", False, 3))
         assert verdict.status is expected, verdict.message()
+
+
+def test_other_cpu_is_the_machines_busy_time_less_this_processs_per_second_and_nothing_when_disabled(monkeypatch):
+    busy, own, wall = iter([100.0, 101.0]), iter([10.0, 10.2]), iter([0.0, 2.0])
+    monkeypatch.setattr(hostspeed, "machine_busy_s", lambda: next(busy))
+    monkeypatch.setattr(hostspeed, "own_cpu_s", lambda: next(own))
+    other = hostspeed.OtherCpu(wall=lambda: next(wall))
+    assert other.stop() == pytest.approx(0.4) and other.cores == pytest.approx(0.4)  # (1.0 - 0.2) s over 2 s
+    monkeypatch.setattr(hostspeed, "machine_busy_s", lambda: pytest.fail("a disabled reading must not read"))
+    assert hostspeed.OtherCpu(enabled=False).stop() is None
+    monkeypatch.setattr(hostspeed, "machine_busy_s", lambda: None)  # no /proc/stat
+    assert hostspeed.OtherCpu().stop() is None
+
+
+def test_other_cpu_reads_this_machine():
+    """The real reading: this process is idle while it sleeps, another one on the machine busy a known time."""
+    import subprocess
+    import sys
+
+    if hostspeed.machine_busy_s() is None:
+        pytest.skip("no /proc/stat on this system")
+    other = hostspeed.OtherCpu()
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+    subprocess.run([sys.executable, "-c", spin], check=True)
+    cores = other.stop()
+    assert cores is not None and cores >= 0.3  # >= 0.6 s of CPU of another process in ~0.7-1 s of wall

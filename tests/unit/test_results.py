@@ -76,3 +76,20 @@ def test_output_check_json_flags_non_finite_output():
         "reference": "torch fp32", "max_rel_error": None, "tolerance": 1e-2, "nonfinite": "output contains NaN",
         "ok": False,
     }
+
+
+def test_other_processes_cpu_is_noted_from_a_quarter_core_on_and_kept_per_repeat_in_the_json():
+    from pytest_infperf.measure import hostspeed
+
+    base = cell("torch", 4, 1.0)
+
+    def busy(*cores: float | None) -> CellResult:
+        return dataclasses.replace(base, repeats=tuple(Repeat(base.timing, base.cold, other_cpu=c) for c in cores))
+
+    assert "other processes used 0.45 cores" in busy(0.02, 0.45, None).notes
+    limit = hostspeed.OTHER_CPU_NOTE
+    assert not any("other processes" in n for n in busy(limit - 0.01, None).notes)
+    assert not any("other processes" in n for n in busy(None, None).notes)
+    stored = json.loads(json.dumps(repeat_to_json(Repeat(base.timing, base.cold, other_cpu=0.3))))
+    assert stored["other_cpu_cores"] == 0.3
+    assert repeat_to_json(Repeat(base.timing, base.cold))["other_cpu_cores"] is None
