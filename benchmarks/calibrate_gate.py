@@ -28,16 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pytest_infperf.measure.hostspeed import machine_busy_s
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def busy_cpu_s() -> float | None:
-    """Seconds of CPU time the whole machine spent busy since boot (/proc/stat: all but idle and iowait), or None."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu_s() -> float:
@@ -53,10 +46,10 @@ def pytest_run(suite: str, storage: Path, extra: list[str], env_extra: dict[str,
     cmd = [sys.executable, "-m", "pytest", suite, "-q", "--no-header", "-p", "no:randomly",
            f"--benchmark-storage=file://{storage}", f"--benchmark-json={json_out}", *extra]
     env = {**os.environ, **env_extra}
-    started, busy0, own0 = time.perf_counter(), busy_cpu_s(), children_cpu_s()
+    started, busy0, own0 = time.perf_counter(), machine_busy_s(), children_cpu_s()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
-    busy1, own1 = busy_cpu_s(), children_cpu_s()
+    busy1, own1 = machine_busy_s(), children_cpu_s()
     other = None if busy0 is None or busy1 is None else max(0.0, (busy1 - busy0) - (own1 - own0)) / wall
     if log is not None:
         log.write_text(proc.stdout + proc.stderr)

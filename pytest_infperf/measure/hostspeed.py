@@ -9,7 +9,8 @@ of a launch-bound cell by the probe taken right after it, so a session that drew
 and a model that launches 25 % more work is. (A probe once per repeat, after its timed blocks, was tried first
 on the H200: the mode sometimes changed in between, 2.80 ms with a fast probe and 1.54 ms with a slow one.) A cell
 that is device-bound when the host is fast is over-corrected by the division; the gate keeps the raw verdict then
-(``compare.judge.host_judged``).
+(``compare.judge.host_judged``). A CPU cell also records how many cores other processes kept busy during its timed
+blocks (`OtherCpu`): on a small machine that, not the model, is what moves a multi-threaded cell between sessions.
 """
 
 from __future__ import annotations
@@ -137,7 +138,6 @@ def normalise_runs(
             for run, probes in zip(baseline, baseline_probes, strict=True)]
     note = f"host-normalised: {what} {now * 1e6:.2f} us now vs {reference * 1e6:.2f} us in the baseline (medians)"
     return cur, runs, note
-
 
 
 def machine_busy_s() -> float | None:
