@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,14 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_infperf.measure.hostspeed import machine_busy_s
+from pytest_infperf.measure.hostspeed import OtherCpu, children_cpu_s
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def pytest_run(suite: str, storage: Path, extra: list[str], env_extra: dict[str, str], json_out: Path,
@@ -46,11 +40,10 @@ def pytest_run(suite: str, storage: Path, extra: list[str], env_extra: dict[str,
     cmd = [sys.executable, "-m", "pytest", suite, "-q", "--no-header", "-p", "no:randomly",
            f"--benchmark-storage=file://{storage}", f"--benchmark-json={json_out}", *extra]
     env = {**os.environ, **env_extra}
-    started, busy0, own0 = time.perf_counter(), machine_busy_s(), children_cpu_s()
+    started, others = time.perf_counter(), OtherCpu(own=children_cpu_s)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
-    busy1, own1 = machine_busy_s(), children_cpu_s()
-    other = None if busy0 is None or busy1 is None else max(0.0, (busy1 - busy0) - (own1 - own0)) / wall
+    other = others.stop()
     if log is not None:
         log.write_text(proc.stdout + proc.stderr)
     if proc.returncode not in (0, 1):

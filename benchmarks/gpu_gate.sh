@@ -30,6 +30,8 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.g
 keep=/tmp/infperf-gate
 start=$(date +%s)
 cal() { python3 benchmarks/calibrate_gate.py --keep "$OUT/json" "$@" 2>&1 | grep -E "^\| |regression:|exited|time: "; }
+# nvidia-smi's SM clock, power and clock-event reasons every 0.5 s into FILE, in the background (its pid in $smi)
+smi_log() { nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > "$1" & smi=$!; }
 # A/A compares of the default suite against the baselines in STORAGE, labelled PREFIX1-, PREFIX2-, ... from FIRST on,
 # while the call's BUDGET (s) leaves room for one more session (PER seconds)
 aa_while_budget() {  # BUDGET PER STORAGE PREFIX FIRST
@@ -88,8 +90,7 @@ chain)
   ;;
 cap)
   common="--infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 --infperf-batches=64"
-  nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > "$OUT/json/smi-cap.csv" &
-  smi=$!
+  smi_log "$OUT/json/smi-cap.csv"
   cal -k test_gemm_stack $common --aa-runs 1 --slowdowns ${CAPSLOW:-1.15,1.2} --storage "$keep/gemm" --label gemm- \
     --out "$OUT/detect-gemm.md"
   cal -k test_gemm_stack $common --baseline-runs 0 --aa-runs 1 --slowdowns 1.05 --storage "$keep/gemm" \
@@ -109,16 +110,14 @@ print(f"nvidia-smi every 0.5 s: {len(rows)} samples, {len(busy)} above 200 W, {l
 PY
   ;;
 cap3)  # GEMM stack at the power cap, at --infperf-threshold=3: save, A/A, 1.05x
-  nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > "$OUT/json/smi-cap.csv" &
-  smi=$!
+  smi_log "$OUT/json/smi-cap.csv"
   cal -k test_gemm_stack --infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 \
     --infperf-batches=64 --aa-runs 1 --aa-args=--infperf-threshold=3 --slowdowns 1.05 \
     --slowdown-args=--infperf-threshold=3 --storage "$keep/gemm3" --label gemm3- --out "$OUT/detect-gemm-threshold3.md"
   kill $smi
   ;;
 gemm)  # GEMM stack at the power cap, default settings: save, A/A, the CAPSLOW slowdowns
-  nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > "$OUT/json/smi-gemm.csv" &
-  smi=$!
+  smi_log "$OUT/json/smi-gemm.csv"
   cal -k test_gemm_stack --infperf-devices=cuda --infperf-backends=torch --infperf-precisions=fp16 \
     --infperf-batches=64 --aa-runs 1 --slowdowns ${CAPSLOW:-1.2} --storage "$keep/gemmd" --label gemmd- \
     --out "$OUT/detect-gemm-default.md"

@@ -157,6 +157,12 @@ def own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished (waited-for) children and theirs: a pytest session run as a child."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 OTHER_CPU_NOTE = 0.25  # cores of other processes' CPU during a CPU cell's timed blocks that the table notes
 
 
@@ -168,13 +174,16 @@ class OtherCpu:
     the real clock only (``enabled``): under a test's fake clock it reads nothing, so no test depends on what else
     the machine runs. ``/proc/stat`` ticks are 10 ms: below ~1 s of blocks the figure is coarse."""
 
-    def __init__(self, enabled: bool = True, wall: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, enabled: bool = True, wall: Callable[[], float] = time.perf_counter,
+                 own: Callable[[], float] | None = None) -> None:
+        """``own``: the CPU seconds that are not "other" (this process's; ``children_cpu_s`` for a child session)."""
         self._start: tuple[float, float, float] | None = None
         self._wall = wall
+        self._own = own if own is not None else own_cpu_s
         self.cores: float | None = None
         busy = machine_busy_s() if enabled else None
         if busy is not None:
-            self._start = (busy, own_cpu_s(), wall())
+            self._start = (busy, self._own(), wall())
 
     def stop(self) -> float | None:
         """The cores other processes used since this was made (also kept as ``cores``); None when not read."""
@@ -187,5 +196,5 @@ class OtherCpu:
         wall = self._wall() - wall0
         if wall <= 0:
             return None
-        self.cores = max(0.0, (busy - busy0) - (own_cpu_s() - own0)) / wall
+        self.cores = max(0.0, (busy - busy0) - (self._own() - own0)) / wall
         return self.cores
