@@ -6,7 +6,8 @@ First runs ``pytest perf_tests -k test_bert_base --infperf-preset=bert-gpu`` (on
 sequence 128 and 512) into DIR/bert.json, then measures the same model by hand in this process, with nothing of the
 plugin's timing code:
 
-- torch eager and torch.compile (default mode, ``dynamic=False``, compiled afresh per shape as each cell of the
+- torch eager, torch-cudagraph (the plain model captured by hand into one CUDA graph, replayed) and torch.compile
+  (default mode, ``dynamic=False``, compiled afresh per shape as each cell of the
   plugin does): ``BertModel(BertConfig())`` cast to the precision on cuda, CUDA events around blocks of
   back-to-back calls of the plain model;
 - onnxruntime: the ONNX file the plugin exported (its export cache, ``.pytest_cache/d/infperf-onnx``) in a CUDA EP
@@ -70,20 +71,44 @@ def blocks(call, sync, timer) -> float:
     return statistics.median(timer(call, n) / n for _ in range(BLOCKS))
 
 
+def events_timer(call, n) -> float:
+    """Seconds of ``n`` back-to-back calls between two CUDA events."""
+    import torch
+
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(n):
+        call()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / 1e3
+
+
 def torch_figure(model, ids, mask) -> float:
     import torch
 
-    def timer(call, n):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(n):
-            call()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) / 1e3
+    with torch.inference_mode():
+        return blocks(lambda: model(input_ids=ids, attention_mask=mask), torch.cuda.synchronize, events_timer)
+
+
+def graph_figure(model, ids, mask) -> float:
+    """The plain model captured by hand into one CUDA graph (warm-up on a side stream first, as torch's docs do);
+    a call is one replay, timed with CUDA events."""
+    import torch
 
     with torch.inference_mode():
-        return blocks(lambda: model(input_ids=ids, attention_mask=mask), torch.cuda.synchronize, timer)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                model(input_ids=ids, attention_mask=mask)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            model(input_ids=ids, attention_mask=mask)
+        figure = blocks(graph.replay, torch.cuda.synchronize, events_timer)
+    del graph
+    return figure
 
 
 def ort_figure(path: str, ids, mask) -> float:
@@ -181,7 +206,9 @@ def main() -> None:
         ids_np = rng.integers(0, VOCAB, size=(batch, seq), dtype=np.int64)
         mask_np = np.ones((batch, seq), dtype=np.int64)
         started = time.perf_counter()
-        if backend == "torch":
+        if backend == "torch-cudagraph":
+            figure = graph_figure(eager, torch.from_numpy(ids_np).cuda(), torch.from_numpy(mask_np).cuda())
+        elif backend == "torch":
             figure = torch_figure(eager, torch.from_numpy(ids_np).cuda(), torch.from_numpy(mask_np).cuda())
         elif backend == "torch-compile":
             torch._dynamo.reset()  # one compiled graph per shape, as each cell compiles its own
