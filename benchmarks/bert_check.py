@@ -68,7 +68,26 @@ def blocks(call, sync, timer) -> float:
     sync()
     per = max(time.perf_counter() - t0, 1e-6)
     n = max(1, int(MIN_BLOCK_S / per))
-    return statistics.median(timer(call, n) / n for _ in range(BLOCKS))
+    times = []
+    CLOCKS.clear()
+    for _ in range(BLOCKS):
+        times.append(timer(call, n) / n)
+        CLOCKS.append(sm_clock_mhz())
+    return statistics.median(times)
+
+
+CLOCKS: list[float] = []  # the SM clock read after each block of the last figure
+
+
+def sm_clock_mhz() -> float:
+    """The SM clock now (NVML), 0 where it cannot be read."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        return float(pynvml.nvmlDeviceGetClockInfo(pynvml.nvmlDeviceGetHandleByIndex(0), pynvml.NVML_CLOCK_SM))
+    except Exception:
+        return 0.0
 
 
 def events_timer(call, n) -> float:
@@ -224,8 +243,10 @@ def main() -> None:
         launch = any((r.get("diagnosis") or {}).get("launch_bound") for r in info["repeats"])
         error = (info.get("output_check") or {}).get("max_rel_error")
         rows.append((backend, batch, seq, plugin, figure, launch, error))
+        clocks = [r["clock"]["median_mhz"] for r in info["repeats"] if r.get("clock")]
         print(f"  {backend} b{batch} seq{seq}: plugin {plugin * 1e3:.3f} ms, independent {figure * 1e3:.3f} ms "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
+              f"({time.perf_counter() - started:.0f} s); SM clock: plugin {clocks}, independent median "
+              f"{statistics.median(CLOCKS) if CLOCKS else 0:.0f} MHz", flush=True)
     lines = [f"BERT-base {args.precision}, {torch.cuda.get_device_name()}, torch {torch.__version__}",
              "", "| cell | plugin ms/call | independent ms/call | plugin / independent | plugin's diagnosis | "
              "output error |", "|---|---|---|---|---|---|"]
