@@ -22,6 +22,51 @@ from pytest_infperf.serving.results import (
     TritonStats,
 )
 
+# A model with two int64 inputs by name and a float one (tests/e2e/test_inputs.py on the CPU, test_gpu.py on every
+# CUDA backend); forward asserts the generated values are valid, so a generator that breaks the ranges (ids outside the
+# vocabulary, masks not of ones, zero floats) fails the run. The checks read values back, which a CUDA graph capture,
+# torch.compile's tracing and the ONNX export cannot: they run on the other calls.
+TWO_INPUTS = '''
+import pytest
+import torch
+
+
+def _checking():
+    capturing = torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
+    return not (capturing or torch.compiler.is_compiling() or torch.jit.is_tracing())
+
+
+class Two(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(50, 8)
+        self.lin = torch.nn.Linear(8, 4)
+
+    def forward(self, input_ids, attention_mask, scale):
+        if _checking():
+            assert input_ids.dtype == torch.int64 and attention_mask.dtype == torch.int64, "integer inputs"
+            assert int(input_ids.min()) >= 5 and int(input_ids.max()) < 50, "ids in [low, high)"
+            assert bool((attention_mask == 1).all()), "mask of ones"
+            assert bool((scale != 0).all()), "floats never zero"
+        h = self.emb(input_ids) * attention_mask.unsqueeze(-1).to(self.lin.weight.dtype)
+        return {"hidden": self.lin(h) * scale.unsqueeze(1), "pooled": (h.mean(1), h.amax(1))}
+
+
+def two():
+    return Two()
+
+
+@pytest.mark.infperf(
+    model=two,
+    inputs={"input_ids": dict(shape=("seq",), dtype="int64", low=5, high=50),
+            "attention_mask": dict(shape=("seq",), dtype="int64", fill=1),
+            "scale": dict(shape=(4,))},
+    dims={"seq": [4, 8]}, unit="sequence", sequence_dim="seq",
+)
+def test_two(infperf):
+    infperf.benchmark()
+'''
+
 FAKE_TEST = '''
 import pytest
 

@@ -16,6 +16,8 @@ pytest.importorskip("onnx")
 # imported again in the same process aborts it
 pytest.importorskip("torch.onnx")
 
+from helpers import TWO_INPUTS as TWO  # noqa: E402
+
 from pytest_infperf import inputs as inputs_mod  # noqa: E402
 from pytest_infperf.errors import ModelError  # noqa: E402
 from pytest_infperf.measure.runner import check_output  # noqa: E402
@@ -23,43 +25,6 @@ from pytest_infperf.measure.runner import check_output  # noqa: E402
 RUN = ("--infperf-devices=cpu", "--infperf-batches=2", "--infperf-repeats=1", "--benchmark-max-time=0.02",
        "--benchmark-min-rounds=2", "-o", "infperf_memory=off", "-p", "no:randomly")
 
-# A model with two int64 inputs by name and a float one; forward asserts the generated values are valid, so a
-# generator that breaks the ranges (ids outside the vocabulary, masks not of ones, zero floats) fails the run.
-TWO = '''
-import pytest
-import torch
-
-
-class Two(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.emb = torch.nn.Embedding(50, 8)
-        self.lin = torch.nn.Linear(8, 4)
-
-    def forward(self, input_ids, attention_mask, scale):
-        if not torch.jit.is_tracing():
-            assert input_ids.dtype == torch.int64 and attention_mask.dtype == torch.int64, "integer inputs"
-            assert int(input_ids.min()) >= 5 and int(input_ids.max()) < 50, "ids in [low, high)"
-            assert bool((attention_mask == 1).all()), "mask of ones"
-            assert bool((scale != 0).all()), "floats never zero"
-        h = self.emb(input_ids) * attention_mask.unsqueeze(-1).to(self.lin.weight.dtype)
-        return {"hidden": self.lin(h) * scale.unsqueeze(1), "pooled": (h.mean(1), h.amax(1))}
-
-
-def two():
-    return Two()
-
-
-@pytest.mark.infperf(
-    model=two,
-    inputs={"input_ids": dict(shape=("seq",), dtype="int64", low=5, high=50),
-            "attention_mask": dict(shape=("seq",), dtype="int64", fill=1),
-            "scale": dict(shape=(4,))},
-    dims={"seq": [4, 8]}, unit="sequence", sequence_dim="seq",
-)
-def test_two(infperf):
-    infperf.benchmark()
-'''
 
 
 def _benchmarks(path) -> dict[str, dict]:
