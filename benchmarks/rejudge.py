@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pytest_infperf.compare import gate, judge
-from pytest_infperf.measure import hostspeed
+from pytest_infperf.compare.schema import stored_probes
 
 
 def cells(path: Path) -> dict[str, dict]:
@@ -39,15 +39,16 @@ def main() -> None:
     parser.add_argument("current", type=Path, nargs="+")
     parser.add_argument("--threshold", type=float, default=10.0, help="percent")
     parser.add_argument("--host", choices=("off", "normalised", "gate"), default="gate",
-                        help="launch-bound CUDA cells with launch probes on both sides: off = raw samples only, "
-                             "normalised = host-normalised samples only, "
+                        help="cells with host probes on both sides (launch-bound CUDA cells; CPU cells with "
+                             "--cpu-probe): off = raw "
+                             "samples only, normalised = host-normalised samples only, "
                              "gate = what the gate does (compare.judge.host_judged)")
     parser.add_argument("--repeat-floor", type=float, default=None,
                         help="percent sigma of launch-bound GPU cells' fastest repeat (ini infperf_repeat_floor)")
     parser.add_argument("--device-floor", type=float, default=None,
                         help="percent sigma of device-bound GPU cells between sessions (ini infperf_device_floor)")
     parser.add_argument("--cpu-probe", action="store_true",
-                        help="divide CPU cells by their CPU probe too (recorded since 2026-11-29; the gate does not)")
+                        help="divide CPU cells by their CPU probe too (hostspeed.CpuProbe; the gate does not)")
     parser.add_argument("--quiet", action="store_true", help="only the table, not each regressed/noisy cell")
     args = parser.parse_args()
     policy = gate.GatePolicy(threshold=args.threshold / 100)
@@ -72,10 +73,10 @@ def main() -> None:
             device_bound = info["device"] == "cuda" and not lb
             verdict = gate.decide(info["cell"], current, runs, policy, floor=floor, device_bound=device_bound)
             normal = None
-            probe = judge.host_probe(info["device"], lb, cpu=args.cpu_probe)
-            if probe and args.host != "off":
-                normal = hostspeed.normalise_runs(current, [r.get("host_probes") for r in steady], runs,
-                                                  [[r.get("host_probes") for r in base[name]["repeats"]]], what=probe)
+            if args.host != "off":
+                normal = judge.host_normalised(info["device"], lb, current, [r.get("host_probes") for r in steady],
+                                               runs, [stored_probes(info["device"], base[name]["repeats"])],
+                                               cpu=args.cpu_probe)
             if normal is not None:
                 now = [p for r in steady for p in r["host_probes"]]
                 then = [p for r in base[name]["repeats"] for p in r["host_probes"]]

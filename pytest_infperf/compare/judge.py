@@ -5,6 +5,7 @@ fixture stores the bundle and enforces it."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..measure import hostspeed
@@ -55,15 +56,14 @@ def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) ->
     device_bound = result.case.device == "cuda" and not launch_bound
     verdict = gate.decide(result.case.id, current, runs, gate_policy, baseline.source, floor=floor, unstable=unstable,
                           device_bound=device_bound)
-    probe = host_probe(result.case.device, launch_bound)
-    if probe:  # host speed differs between processes and sessions: divide it out
-        normal = hostspeed.normalise_runs(current, [r.host_probes for r in steady], runs, baseline.host_probes(nodeid),
-                                          what=probe)
-        if normal is not None:
-            cur_n, runs_n, note = normal
-            normalised = gate.decide(result.case.id, cur_n, runs_n, gate_policy, baseline.source, floor=floor,
-                                     unstable=unstable)
-            verdict = host_judged(verdict, normalised, note)
+    # host speed differs between processes and sessions: divide it out
+    normal = host_normalised(result.case.device, launch_bound, current, [r.host_probes for r in steady], runs,
+                             baseline.host_probes(nodeid))
+    if normal is not None:
+        cur_n, runs_n, note = normal
+        normalised = gate.decide(result.case.id, cur_n, runs_n, gate_policy, baseline.source, floor=floor,
+                                 unstable=unstable)
+        verdict = host_judged(verdict, normalised, note)
     cold = gate.decide_cold(result.case.id, [r.cold_start_s for r in repeats if not r.confirm],
                             baseline.cold(nodeid), gate_policy, baseline.source)
     memory = None
@@ -76,9 +76,11 @@ def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) ->
 
 def host_probe(device: str, launch_bound: bool, cpu: bool = False) -> str:
     """Which host-speed probe a cell is judged with ("" for none): a launch-bound GPU cell's time is the host's
-    launch speed (a device-bound one's is the GPU's, which the probe does not see). A CPU cell's probe is recorded
-    but judged with only when ``cpu`` is set (`benchmarks/rejudge.py --cpu-probe`): it did not see the slow VM
-    sessions it was meant for (`hostspeed.CpuProbe`)."""
+    launch speed (a device-bound one's is the GPU's, which the probe does not see). A CPU cell's probe (the share of
+    the core its thread got, `hostspeed.CpuProbe`) is recorded but judged with only when ``cpu`` is set
+    (`benchmarks/rejudge.py --cpu-probe`): on this project's VM it cleared A/A noise but also took 1.25x slowdowns
+    from regressed to noisy, and its own readings move by up to 1.5x between cells of a calm session
+    (docs/results/cpu/gate-calibration-small.md), so it could hide a regression."""
     if device == "cuda" and launch_bound:
         return "launch probe"
     if device == "cpu" and cpu:
@@ -86,10 +88,28 @@ def host_probe(device: str, launch_bound: bool, cpu: bool = False) -> str:
     return ""
 
 
+def host_normalised(
+    device: str, launch_bound: bool, current: gate.Repeats, current_probes: Sequence[Sequence[float] | None],
+    runs: Sequence[gate.Repeats], baseline_probes: Sequence[Sequence[Sequence[float]] | None], cpu: bool = False,
+) -> tuple[list[tuple[float, ...]], list[list[tuple[float, ...]]], str] | None:
+    """The current repeats and baseline runs divided by their host probes (`hostspeed.normalise_runs`), with the
+    note for the verdict; None where the cell has no probe or either side lacks readings. A launch-bound GPU cell
+    is divided block by block (its host mode can change between two blocks); a CPU cell repeat by repeat, by the
+    pooled reading of the repeat's probe windows (`hostspeed.per_repeat`), only with ``cpu`` (see `host_probe`)."""
+    probe = host_probe(device, launch_bound, cpu)
+    if not probe:
+        return None
+    if device == "cpu":
+        current_probes = hostspeed.per_repeat(current_probes)
+        baseline_probes = [None if run is None else hostspeed.per_repeat(run) for run in baseline_probes]
+    return hostspeed.normalise_runs(current, current_probes, runs, baseline_probes, what=probe)
+
+
 def host_judged(raw: Verdict, normalised: Verdict, note: str) -> Verdict:
-    """The verdict on a cell with host probes on both sides (a launch-bound GPU cell): the host-normalised one,
-    except that a host-normalised regression, or a host-normalised slowdown within the noise, is cleared when the raw
-    samples show no slowdown at all (their fastest repeat within its limit: unchanged or improved). Normalising
+    """The verdict on a cell with host probes on both sides (a launch-bound GPU cell, a CPU cell): the
+    host-normalised one, except that a host-normalised regression, or a host-normalised slowdown within the noise,
+    is cleared when the raw samples show no slowdown at all (their fastest repeat within its limit: unchanged or
+    improved). Normalising
     clears a session whose processes all launch slowly (every repeat in the slow host mode: raw +49 %, normalised
     unchanged on the H200). The raw check clears a cell that is device-bound in the fast host mode and launch-bound
     in the slow one (torch bf16 b64 on the H200: 1.96 ms whatever the probe read when fast), whose blocks the probe

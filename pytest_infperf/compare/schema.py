@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..measure import stats
+from ..measure.hostspeed import CpuProbe
 from ..measure.results import CellResult, Repeat, cached_seconds, cold_start_seconds, strict_json
 
 SCHEMA = 3
@@ -74,6 +75,7 @@ def repeat_to_json(repeat: Repeat) -> dict[str, object]:
         "memory_peak_mib": repeat.memory_peak_mib,
         "host_probe_s": repeat.host_probe_s,
         "host_probes": list(repeat.host_probes),
+        "host_probe_kind": repeat.host_probe_kind,
         "other_cpu_cores": repeat.other_cpu,
         "clock": asdict(repeat.clock) if repeat.clock is not None else None,
         "throttled": repeat.throttled,
@@ -175,10 +177,7 @@ def cell_from_json(bench: Mapping[str, Any]) -> StoredCell | None:
     if steady:
         fastest = steady[stats.fastest([stats.summarize(r["samples"]).median for r in steady])]
         clock = (fastest.get("clock") or {}).get("median_mhz", clock)
-    probes = [r.get("host_probes") for r in repeats]
-    aligned = bool(repeats) and all(
-        isinstance(p, list) and len(p) == len(r["samples"]) and all(_finite(v) and v > 0 for v in p)
-        for p, r in zip(probes, repeats, strict=True))
+    probes = stored_probes(str(extra.get("device")), repeats)
     colds = [r["cold_start_s"] for r in repeats if isinstance(r.get("cold_start_s"), (int, float))]
     phases = extra.get("cold_start") or {}
     cold = None
@@ -189,8 +188,21 @@ def cell_from_json(bench: Mapping[str, Any]) -> StoredCell | None:
     return StoredCell(
         fullname=fullname, repeats=runs, launch_bound=launch_bound, cold_s=cold, memory_mib=memory,
         sm_clock_mhz=float(clock) if isinstance(clock, (int, float)) and clock > 0 else None,
-        host_probes=tuple(tuple(float(v) for v in p) for p in probes) if aligned else None,  # type: ignore[union-attr]
+        host_probes=probes,
     )
+
+
+def stored_probes(device: str, repeats: list[dict[str, Any]]) -> tuple[tuple[float, ...], ...] | None:
+    """The host probes of a cell's stored repeats, one per raw sample, or None when any repeat lacks them or a CPU
+    cell's were read by the first CPU probe (the least of three short readings, a different figure: never mixed with
+    `hostspeed.CpuProbe`'s)."""
+    probes = [r.get("host_probes") for r in repeats]
+    aligned = bool(repeats) and all(
+        isinstance(p, list) and len(p) == len(r["samples"]) and all(_finite(v) and v > 0 for v in p)
+        for p, r in zip(probes, repeats, strict=True))
+    if device == "cpu" and any(r.get("host_probe_kind") != CpuProbe.KIND for r in repeats):
+        return None
+    return tuple(tuple(float(v) for v in p) for p in probes) if aligned else None  # type: ignore[union-attr]
 
 
 def _finite(value: object) -> bool:

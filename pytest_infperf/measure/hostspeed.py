@@ -26,7 +26,10 @@ LAUNCHES = 200  # per probe: ~1.4 ms at 7 us per launch, taken after each timed 
 
 
 class BlockProbe:
-    """A reading taken after each timed block (``timing.measure``'s ``between_blocks``), kept per block."""
+    """A reading taken after each timed block (``timing.measure``'s ``between_blocks``), kept per block; ``KIND``
+    names what it reads, stored beside the readings."""
+
+    KIND = ""
 
     def __init__(self) -> None:
         self.per_block: list[float] = []
@@ -41,6 +44,8 @@ class LaunchProbe(BlockProbe):
     read after each timed block (``timing.measure``'s ``between_blocks``), so every sample has the host speed of its
     own moment beside it: the host mode can change within a process, between one block and the next. Without torch
     or CUDA it reads nothing."""
+
+    KIND = "launch"
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,39 +72,63 @@ class LaunchProbe(BlockProbe):
 
 
 CPU_PROBE_ELEMENTS = 8192  # float32: 32 KiB per array, in the core's L1/L2 cache: the probe reads the core's speed
-CPU_PROBE_ROUNDS = 16  # per reading: ~40 us on this project's CI VM
-CPU_PROBE_READINGS = 3  # per block, the least kept: the cell's own threads may still spin right after a block
+CPU_PROBE_ROUNDS = 16  # multiply-adds per unit: ~40 us on this project's CI VM, the figure a reading is given in
+CPU_PROBE_WINDOW_S = 0.002  # per block: units are counted over this much wall time, the thread's lost time included
+CPU_PROBE_STILL = 4  # units after which a clock that has not moved (a test's fake clock) ends the reading at zero
 
 
 class CpuProbe(BlockProbe):
-    """Seconds of a fixed piece of single-threaded arithmetic (``CPU_PROBE_ROUNDS`` multiply-adds over
-    ``CPU_PROBE_ELEMENTS`` cached floats; the least of ``CPU_PROBE_READINGS`` readings), read after each timed block
-    of a CPU cell with the cell's own clock. A virtual machine's CPU speed drifts between sessions (this project's
-    2-core CI VM ran whole A/A sessions 6-27 % slower than the save, every cell alike); the probe should drift with
-    it, while a change of the model's own work does not move it. Recorded beside the samples, **not used by the
-    gate** (``compare.judge.host_probe``): on a calm VM, dividing it out moved ONNX Runtime cells of a 1.25x session by
-    10-24 points towards `unchanged` (its spinning intra-op threads disturb a reading right after a block), and in CI
-    (``.ci/run`` prints ``benchmarks/rejudge.py --cpu-probe``) two A/A sessions whose cells ran 12-27 % slower read it
-    only 1.2 % and 1.4 % slower: the least of three short readings misses that slowdown
-    (``docs/results/cpu/gate-calibration-small.md``). With a clock that does not advance (a test's fake clock) it
-    reads zero, and nothing could be normalised."""
+    """Seconds per unit of fixed single-threaded arithmetic (``CPU_PROBE_ROUNDS`` multiply-adds over
+    ``CPU_PROBE_ELEMENTS`` cached floats), counted over a window of ``CPU_PROBE_WINDOW_S`` of wall time after each
+    timed block of a CPU cell, with the cell's own clock: the window's length over the units it completed. Time
+    in which the thread did not run (another process or, on a virtual machine, another guest on the same core) is in
+    the window and not in the units, so the reading grows with the share of the core this thread is denied; a model
+    whose own work grew does not move it. (The first version took the least of three readings of one unit, ~40 us
+    each: the least of short readings is the one no interruption touched, and in CI two A/A sessions whose cells ran
+    12-27 % slower read it only 1.2 % and 1.4 % slower, docs/results/cpu/gate-calibration-small.md.) Recorded
+    beside the samples, **not used by the gate** (``compare.judge.host_probe``): on this project's VM dividing it out
+    cleared A/A noise but took 1.25x slowdowns from regressed to noisy, and its readings moved by up to 1.5x between
+    cells of a calm session. ``KIND`` is stored with the readings so a baseline of the first version is never divided
+    by this one. With a clock that
+    does not advance (a test's fake clock) it reads zero, and nothing is normalised."""
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+    KIND = "cpu-window"
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter, window_s: float = CPU_PROBE_WINDOW_S) -> None:
         super().__init__()
         self._clock = clock
+        self._window = window_s
         self._a = np.linspace(0.5, 1.5, CPU_PROBE_ELEMENTS, dtype=np.float32)
         self._b = np.empty_like(self._a)
 
     def __call__(self) -> None:
-        a, b = self._a, self._b
-        readings = []
-        for _ in range(CPU_PROBE_READINGS):
-            start = self._clock()
+        a, b, clock = self._a, self._b, self._clock
+        units = 0
+        start = clock()
+        while True:
             for _ in range(CPU_PROBE_ROUNDS):
                 np.multiply(a, 0.999, out=b)
                 np.add(b, a, out=b)
-            readings.append(self._clock() - start)
-        self.per_block.append(min(readings))
+            units += 1
+            elapsed = clock() - start
+            if elapsed >= self._window or (elapsed <= 0 and units >= CPU_PROBE_STILL):
+                break
+        self.per_block.append(max(elapsed, 0.0) / units)
+
+
+def per_repeat(probes: Sequence[Sequence[float] | None]) -> list[tuple[float, ...] | None]:
+    """Each repeat's CPU probe readings replaced by their pooled figure (all windows' time over all their units:
+    the harmonic mean of equal windows), on every block: the share of the core a thread gets changes over seconds
+    and is sampled in 2 ms windows that either fall in a pause or do not, so one block's reading says little and
+    the pooled one says how much of the core the repeat had."""
+    out: list[tuple[float, ...] | None] = []
+    for repeat in probes:
+        if not repeat or any(p <= 0 for p in repeat):
+            out.append(None if repeat is None else tuple(repeat))
+            continue
+        pooled = len(repeat) / sum(1.0 / p for p in repeat)
+        out.append((pooled,) * len(repeat))
+    return out
 
 
 def normalised(samples: Sequence[Sequence[float]], probes: Sequence[Sequence[float]],

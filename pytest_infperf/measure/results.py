@@ -119,6 +119,7 @@ class Repeat:
     confirm: bool = False  # taken after the first repeats suggested a regression, to confirm or clear it
     memory_peak_mib: float | None = None  # the repeat's peak memory (MemoryStats.peak_mib), when sampled
     host_probes: tuple[float, ...] = ()  # per timed block: CUDA launch or CPU probe seconds (measure.hostspeed)
+    host_probe_kind: str = ""  # which probe read them (hostspeed.LaunchProbe.KIND, CpuProbe.KIND)
     other_cpu: float | None = None  # CPU cells: cores other processes kept busy meanwhile (hostspeed.OtherCpu)
     wall_s: float = 0.0  # the whole repeat in its worker: load, warm-up, timed blocks, memory pass, check, release
     laps: tuple[tuple[str, float], ...] = ()  # wall_s by phase, in order (runner._Laps): inputs_s, load_s, ...

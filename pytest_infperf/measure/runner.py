@@ -372,6 +372,7 @@ def run_cell(
                     clock=clocks.stats() if clocks is not None else None, device_before=before,
                     device_after=after, diagnosis=diagnosis,
                     host_probes=probe.aligned(len(timing.samples)) if probe is not None else (),
+                    host_probe_kind=probe.KIND if probe is not None else "",
                     other_cpu=other.cores,
                     wall_s=time.perf_counter() - started, laps=lap.laps())
     return CellResult(

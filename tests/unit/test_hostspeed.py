@@ -212,20 +212,52 @@ def test_the_gate_records_the_cpu_probe_but_judges_cpu_cells_on_their_raw_sample
     assert _cpu_judged(vm=1.0, model=1.6).status is Status.REGRESSED
 
 
-def test_divided_by_the_cpu_probe_a_slower_vm_clears_and_a_slower_model_does_not():
-    """What `rejudge.py --cpu-probe` evaluates on recorded sessions (compare.judge.host_probe with cpu=True)."""
-    from pytest_infperf.compare.judge import host_probe
+def test_divided_by_the_cpu_probe_repeat_by_repeat_with_each_repeats_pooled_reading():
+    """What `rejudge.py --cpu-probe` evaluates on recorded sessions (compare.judge.host_normalised with cpu=True)."""
+    from pytest_infperf.compare.judge import host_normalised, host_probe
 
     assert host_probe("cpu", False) == "" and host_probe("cpu", False, cpu=True) == "CPU probe"
+    assert host_normalised("cpu", False, [(1e-3,)], [(4e-5,)], [[(1e-3,)]], [((4e-5,),)]) is None  # not by default
     base = [[run(10e-3, i) for i in range(3)]]
     base_probes = [tuple((80e-6,) * len(r) for r in base[0])]
     for vm, model, expected in ((1.2, 1.0, Status.UNCHANGED), (1.2, 1.6, Status.REGRESSED)):
         current = [tuple(x * vm * model for x in run(10e-3, 10 + i)) for i in range(3)]
-        probes = [(80e-6 * vm,) * len(r) for r in current]
-        normal = hostspeed.normalise_runs(current, probes, base, base_probes, what="CPU probe")
+        # each repeat's windows: most read the VM's speed, one in ten fell into a 2 ms pause (20x the reading)
+        probes = [tuple(80e-6 * vm * (20.0 if j % 10 == 0 else 1.0) for j in range(len(r))) for r in current]
+        normal = host_normalised("cpu", False, current, probes, base, base_probes, cpu=True)
         assert normal is not None and "CPU probe" in normal[2]
+        # pooled (all windows' time over all their units), a pause in one window in ten costs the whole repeat
+        # 10.5 % (1 / (0.9 + 0.1 / 20)), not the blocks it follows 20x
+        assert max(normal[0][0]) / max(current[0]) == pytest.approx(0.905 / 1.2)
         verdict = gate.decide("torch-cpu-fp32-b1", normal[0], normal[1], POLICY, floor=POLICY.floor("cpu", False, 3))
         assert verdict.status is expected, verdict.message()
+
+
+def test_a_cpu_probe_window_counts_the_time_the_thread_did_not_run():
+    def clock(pause_at: int | None):
+        ticks = [0.0]
+
+        def read() -> float:
+            ticks.append(ticks[-1] + 100e-6 + (1e-3 if len(ticks) == pause_at else 0.0))
+            return ticks[-1]
+        return read
+
+    steady, paused = hostspeed.CpuProbe(clock=clock(None)), hostspeed.CpuProbe(clock=clock(5))
+    steady()
+    paused()
+    assert steady.per_block == [pytest.approx(100e-6)]  # 20 units of 100 us fill the 2 ms window
+    assert paused.per_block[0] == pytest.approx(200e-6)  # a 1 ms pause in the window: 10 units fill it, not 20
+    assert hostspeed.per_repeat([(1e-4, 1e-4, 4e-4), None, ()]) == [(pytest.approx(4e-4 / 3),) * 3, None, ()]
+
+
+def test_cpu_probes_of_the_first_probe_are_never_divided_by_this_one():
+    from pytest_infperf.compare.schema import stored_probes
+
+    repeats = [{"samples": [1e-3, 1e-3], "host_probes": [4e-5, 4e-5], "host_probe_kind": "cpu-window"}]
+    assert stored_probes("cpu", repeats) == ((4e-5, 4e-5),)
+    old = [{k: v for k, v in repeats[0].items() if k != "host_probe_kind"}]
+    assert stored_probes("cpu", old) is None
+    assert stored_probes("cuda", old) == ((4e-5, 4e-5),)  # the launch probe has not changed
 
 
 def test_other_cpu_is_the_machines_busy_time_less_this_processs_per_second_and_nothing_when_disabled(monkeypatch):
