@@ -80,7 +80,7 @@ def host_probe(device: str, launch_bound: bool, cpu: bool = False) -> str:
     the core its thread got, `hostspeed.CpuProbe`) is recorded but judged with only when ``cpu`` is set
     (`benchmarks/rejudge.py --cpu-probe`): on this project's VM it cleared A/A noise but also took 1.25x slowdowns
     from regressed to noisy, and its own readings move by up to 1.5x between cells of a calm session
-    (docs/results/cpu/gate-calibration-small.md), so it could hide a regression."""
+    (docs/results/cpu/window-probe/), so it could hide a regression."""
     if device == "cuda" and launch_bound:
         return "launch probe"
     if device == "cpu" and cpu:
@@ -106,15 +106,14 @@ def host_normalised(
 
 
 def host_judged(raw: Verdict, normalised: Verdict, note: str) -> Verdict:
-    """The verdict on a cell with host probes on both sides (a launch-bound GPU cell, a CPU cell): the
-    host-normalised one, except that a host-normalised regression, or a host-normalised slowdown within the noise,
-    is cleared when the raw samples show no slowdown at all (their fastest repeat within its limit: unchanged or
-    improved). Normalising
+    """The verdict on a cell with host probes on both sides (a launch-bound GPU cell, a CPU cell): the host-normalised
+    one, except that a host-normalised regression, or a host-normalised slowdown within the noise, is cleared when the
+    raw samples show no slowdown at all (their fastest repeat within its limit: unchanged or improved). Normalising
     clears a session whose processes all launch slowly (every repeat in the slow host mode: raw +49 %, normalised
-    unchanged on the H200). The raw check clears a cell that is device-bound in the fast host mode and launch-bound
-    in the slow one (torch bf16 b64 on the H200: 1.96 ms whatever the probe read when fast), whose blocks the probe
-    ratio over-corrects (+12.0 % normalised, -0.8 % raw). A real launch-bound slowdown adds host work to every call
-    and shows in the raw samples too (launch chain 1.25x: +26.9 % normalised, +21.4 % raw)."""
+    unchanged on the H200). The raw check clears a cell that is device-bound in the fast host mode and launch-bound in
+    the slow one (torch bf16 b64 on the H200: 1.96 ms whatever the probe read when fast), whose blocks the probe ratio
+    over-corrects (+12.0 % normalised, -0.8 % raw). A real launch-bound slowdown adds host work to every call and shows
+    in the raw samples too (launch chain 1.25x: +26.9 % normalised, +21.4 % raw)."""
     if normalised.status in (Status.REGRESSED, Status.NOISY) and raw.status in (Status.UNCHANGED, Status.IMPROVED):
         why = (f"host-normalised {normalised.change:+.1%} would be {normalised.status.value}, but the raw fastest "
                f"repeat ({raw.change:+.1%}) is within its limit: judged on the raw samples; {note}")

@@ -88,9 +88,9 @@ class CpuProbe(BlockProbe):
     12-27 % slower read it only 1.2 % and 1.4 % slower, docs/results/cpu/gate-calibration-small.md.) Recorded
     beside the samples, **not used by the gate** (``compare.judge.host_probe``): on this project's VM dividing it out
     cleared A/A noise but took 1.25x slowdowns from regressed to noisy, and its readings moved by up to 1.5x between
-    cells of a calm session. ``KIND`` is stored with the readings so a baseline of the first version is never divided
-    by this one. With a clock that
-    does not advance (a test's fake clock) it reads zero, and nothing is normalised."""
+    cells of a calm session (docs/results/cpu/window-probe/). ``KIND`` is stored with the readings so a baseline of
+    the first version is never divided by this one. With a clock that does not advance (a test's fake clock) it
+    reads zero, and nothing is normalised."""
 
     KIND = "cpu-window"
 
