@@ -58,8 +58,9 @@ def run_plugin(out: Path, precision: str, backends: str, extra: list[str]) -> di
     return cells
 
 
-def blocks(call, sync, timer) -> float:
-    """Median per-call seconds over BLOCKS blocks of back-to-back calls, each at least MIN_BLOCK_S long."""
+def blocks(call, sync, timer, between=lambda: None) -> float:
+    """Median per-call seconds over BLOCKS blocks of back-to-back calls, each at least MIN_BLOCK_S long;
+    ``between`` runs after each block, outside it (the SM clock is read there)."""
     for _ in range(10):
         call()
     sync()
@@ -69,25 +70,10 @@ def blocks(call, sync, timer) -> float:
     per = max(time.perf_counter() - t0, 1e-6)
     n = max(1, int(MIN_BLOCK_S / per))
     times = []
-    CLOCKS.clear()
     for _ in range(BLOCKS):
         times.append(timer(call, n) / n)
-        CLOCKS.append(sm_clock_mhz())
+        between()
     return statistics.median(times)
-
-
-CLOCKS: list[float] = []  # the SM clock read after each block of the last figure
-
-
-def sm_clock_mhz() -> float:
-    """The SM clock now (NVML), 0 where it cannot be read."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        return float(pynvml.nvmlDeviceGetClockInfo(pynvml.nvmlDeviceGetHandleByIndex(0), pynvml.NVML_CLOCK_SM))
-    except Exception:
-        return 0.0
 
 
 def events_timer(call, n) -> float:
@@ -103,14 +89,15 @@ def events_timer(call, n) -> float:
     return start.elapsed_time(end) / 1e3
 
 
-def torch_figure(model, ids, mask) -> float:
+def torch_figure(model, ids, mask, between) -> float:
     import torch
 
     with torch.inference_mode():
-        return blocks(lambda: model(input_ids=ids, attention_mask=mask), torch.cuda.synchronize, events_timer)
+        return blocks(lambda: model(input_ids=ids, attention_mask=mask), torch.cuda.synchronize, events_timer,
+                      between)
 
 
-def graph_figure(model, ids, mask) -> float:
+def graph_figure(model, ids, mask, between) -> float:
     """The plain model captured by hand into one CUDA graph (warm-up on a side stream first, as torch's docs do);
     a call is one replay, timed with CUDA events."""
     import torch
@@ -125,12 +112,12 @@ def graph_figure(model, ids, mask) -> float:
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             model(input_ids=ids, attention_mask=mask)
-        figure = blocks(graph.replay, torch.cuda.synchronize, events_timer)
+        figure = blocks(graph.replay, torch.cuda.synchronize, events_timer, between)
     del graph
     return figure
 
 
-def ort_figure(path: str, ids, mask) -> float:
+def ort_figure(path: str, ids, mask, between) -> float:
     import numpy as np
     import onnxruntime as ort
 
@@ -156,7 +143,7 @@ def ort_figure(path: str, ids, mask) -> float:
             call()
         return time.perf_counter() - t0
 
-    return blocks(lambda: session.run_with_iobinding(binding), lambda: None, timer)
+    return blocks(lambda: session.run_with_iobinding(binding), lambda: None, timer, between)
 
 
 def errors() -> list[str]:
@@ -213,6 +200,8 @@ def main() -> None:
     import torch
     import transformers
 
+    from pytest_infperf.gpu import ClockSampler
+
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
     torch.manual_seed(0)
     eager = transformers.BertModel(transformers.BertConfig(), add_pooling_layer=True).eval().to("cuda", dtype)
@@ -225,17 +214,18 @@ def main() -> None:
         ids_np = rng.integers(0, VOCAB, size=(batch, seq), dtype=np.int64)
         mask_np = np.ones((batch, seq), dtype=np.int64)
         started = time.perf_counter()
+        clock = ClockSampler()  # the plugin's NVML reader, between blocks (none of its timing code)
         if backend == "torch-cudagraph":
-            figure = graph_figure(eager, torch.from_numpy(ids_np).cuda(), torch.from_numpy(mask_np).cuda())
+            figure = graph_figure(eager, torch.from_numpy(ids_np).cuda(), torch.from_numpy(mask_np).cuda(), clock)
         elif backend == "torch":
-            figure = torch_figure(eager, torch.from_numpy(ids_np).cuda(), torch.from_numpy(mask_np).cuda())
+            figure = torch_figure(eager, torch.from_numpy(ids_np).cuda(), torch.from_numpy(mask_np).cuda(), clock)
         elif backend == "torch-compile":
             torch._dynamo.reset()  # one compiled graph per shape, as each cell compiles its own
             compiled = torch.compile(eager, dynamic=False)
-            figure = torch_figure(compiled, torch.from_numpy(ids_np).cuda(), torch.from_numpy(mask_np).cuda())
+            figure = torch_figure(compiled, torch.from_numpy(ids_np).cuda(), torch.from_numpy(mask_np).cuda(), clock)
             del compiled
         elif backend == "onnxruntime" and onnx_files:
-            figure = ort_figure(onnx_files[-1], ids_np, mask_np)
+            figure = ort_figure(onnx_files[-1], ids_np, mask_np, clock)
         else:
             print(f"{backend} b{batch} seq{seq}: no independent measurement (no ONNX file found)")
             continue
@@ -246,7 +236,7 @@ def main() -> None:
         clocks = [r["clock"]["median_mhz"] for r in info["repeats"] if r.get("clock")]
         print(f"  {backend} b{batch} seq{seq}: plugin {plugin * 1e3:.3f} ms, independent {figure * 1e3:.3f} ms "
               f"({time.perf_counter() - started:.0f} s); SM clock: plugin {clocks}, independent median "
-              f"{statistics.median(CLOCKS) if CLOCKS else 0:.0f} MHz", flush=True)
+              f"{clock.stats().median_mhz if clock.stats() else 0:.0f} MHz", flush=True)
     lines = [f"BERT-base {args.precision}, {torch.cuda.get_device_name()}, torch {torch.__version__}",
              "", "| cell | plugin ms/call | independent ms/call | plugin / independent | plugin's diagnosis | "
              "output error |", "|---|---|---|---|---|---|"]
