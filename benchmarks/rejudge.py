@@ -40,8 +40,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=10.0, help="percent")
     parser.add_argument("--host", choices=("off", "normalised", "gate"), default="gate",
                         help="cells with host probes on both sides (launch-bound CUDA cells; CPU cells with "
-                             "--cpu-probe): off = raw "
-                             "samples only, normalised = host-normalised samples only, "
+                             "--cpu-probe): off = raw samples only, normalised = host-normalised samples only, "
                              "gate = what the gate does (compare.judge.host_judged)")
     parser.add_argument("--repeat-floor", type=float, default=None,
                         help="percent sigma of launch-bound GPU cells' fastest repeat (ini infperf_repeat_floor)")
