@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -51,7 +53,8 @@ class Backend(Protocol):
         ...
 
     def prepare(self, source: ModelSource) -> None:
-        """Work shared by all cells of a model that is not any cell's cold start (e.g. building the torch module)."""
+        """Work shared by all cells of a model that is not any cell's cold start (e.g. building the torch module,
+        importing the backend's library: `import_library`)."""
         ...
 
     def load(self, case: Case, source: ModelSource, inputs: np.ndarray, cache_dir: Path) -> Session:
@@ -61,3 +64,13 @@ class Backend(Protocol):
     def versions(self) -> dict[str, str]:
         """Library versions that affect this backend's numbers (recorded with each cell)."""
         ...
+
+
+def import_library(name: str) -> None:
+    """Import a backend's library before a cell's cold start is timed (from ``Backend.prepare``): the import is paid
+    once per process, so inside ``load`` it fell into the cold start of whichever cell of the process came first,
+    except where an export had imported it already (onnxruntime CPU, ResNet-18 64px b1 on the CI VM: 85 ms in the
+    save's exporting process, 200-650 ms in the others, so every A/A session's cold start read +150-500 %). A missing
+    library (or one that fails to import) is left for ``load`` to report."""
+    with contextlib.suppress(Exception):
+        importlib.import_module(name)

@@ -16,6 +16,7 @@ from .. import gpu, progress
 from ..artifacts.quantize import calibration_feeds
 from ..inputs import Inputs, dynamic_axes, ort_feeds
 from ..measure.timing import BlockTimer, SyncedClockTimer
+from .base import import_library
 
 if TYPE_CHECKING:
     import numpy as np
@@ -151,6 +152,7 @@ class OnnxRuntimeBackend:
         return None
 
     def prepare(self, source: ModelSource) -> None:
+        import_library("onnxruntime")
         if source.onnx_file is None:
             source.torch_module()  # the export itself is cold start; building the module is not
 

@@ -43,6 +43,7 @@ from ..artifacts.engine_cache import (
 from ..artifacts.quantize import calibration_feeds
 from ..inputs import Inputs, dynamic_axes
 from ..measure.timing import BlockTimer, CudaEventTimer, SyncedClockTimer
+from .base import import_library
 
 if TYPE_CHECKING:
     import numpy as np
@@ -309,6 +310,7 @@ class TensorRTBackend:
         return None
 
     def prepare(self, source: ModelSource) -> None:
+        import_library("tensorrt")
         if source.onnx_file is None:
             source.torch_module()  # the export is cold start; building the module is not
 

@@ -46,6 +46,7 @@ from ..artifacts.engine_cache import (
 )
 from ..errors import ModelError
 from ..inputs import Inputs, InputsSpec, Packed, caller, check_signature, in_forward_order, to_torch
+from .base import import_library
 from .torch_backend import TorchSession
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class TorchTensorRTBackend:
         return f"{case.id}: {problem}" if problem else None
 
     def prepare(self, source: ModelSource) -> None:
+        import_library("torch_tensorrt")
         source.torch_module()
 
     def compile_kwargs(self, cache_dir: Path, gpu_id: dict[str, str], trt_version: str) -> dict[str, Any]:

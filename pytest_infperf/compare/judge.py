@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..measure import hostspeed
-from ..measure.results import CellResult, Outcome, usable
+from ..measure.results import CellResult, Outcome, comparable_cold_starts, usable
 from . import gate
 from .baseline import BaselineSet
 from .gate import GatePolicy, Status, Verdict
@@ -64,8 +64,8 @@ def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) ->
         normalised = gate.decide(result.case.id, cur_n, runs_n, gate_policy, baseline.source, floor=floor,
                                  unstable=unstable)
         verdict = host_judged(verdict, normalised, note)
-    cold = gate.decide_cold(result.case.id, [r.cold_start_s for r in repeats if not r.confirm],
-                            baseline.cold(nodeid), gate_policy, baseline.source)
+    colds = comparable_cold_starts([(r.cold_start_s, r.ran_cached_phase) for r in repeats if not r.confirm])
+    cold = gate.decide_cold(result.case.id, colds, baseline.cold(nodeid), gate_policy, baseline.source)
     memory = None
     peaks = result.memory_peaks_mib
     if peaks:

@@ -23,7 +23,15 @@ from typing import Any
 
 from ..measure import stats
 from ..measure.hostspeed import CpuProbe
-from ..measure.results import CellResult, Repeat, cached_seconds, cold_start_seconds, strict_json
+from ..measure.results import (
+    CACHED_PHASES,
+    CellResult,
+    Repeat,
+    cached_seconds,
+    cold_start_seconds,
+    comparable_cold_starts,
+    strict_json,
+)
 
 SCHEMA = 3
 
@@ -178,11 +186,13 @@ def cell_from_json(bench: Mapping[str, Any]) -> StoredCell | None:
         fastest = steady[stats.fastest([stats.summarize(r["samples"]).median for r in steady])]
         clock = (fastest.get("clock") or {}).get("median_mhz", clock)
     probes = stored_probes(str(extra.get("device")), repeats)
-    colds = [r["cold_start_s"] for r in repeats if isinstance(r.get("cold_start_s"), (int, float))]
+    colds = comparable_cold_starts([
+        (r["cold_start_s"], any(k in CACHED_PHASES for k in (r.get("cold_start") or {})))
+        for r in repeats if isinstance(r.get("cold_start_s"), (int, float))])
     phases = extra.get("cold_start") or {}
     cold = None
     if colds:
-        cold = float(min(colds))
+        cold = min(colds)
     elif isinstance(phases.get("load_s"), (int, float)) and isinstance(phases.get("first_call_s"), (int, float)):
         cold = cold_start_seconds(phases["load_s"], phases["first_call_s"], cached_seconds(phases))
     return StoredCell(
