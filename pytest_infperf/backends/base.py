@@ -68,9 +68,8 @@ class Backend(Protocol):
 
 def import_library(name: str) -> None:
     """Import a backend's library before a cell's cold start is timed (from ``Backend.prepare``): the import is paid
-    once per process, so inside ``load`` it fell into the cold start of whichever cell of the process came first,
-    except where an export had imported it already (onnxruntime CPU, ResNet-18 64px b1 on the CI VM: 85 ms in the
-    save's exporting process, 200-650 ms in the others, so every A/A session's cold start read +150-500 %). A missing
-    library (or one that fails to import) is left for ``load`` to report."""
+    once per process, so inside ``load`` it fell into the cold start of whichever cell of the process came first
+    (onnxruntime on the CI VM: 79-148 ms in a fresh interpreter, 22-32 ms after torch). A missing library (or one
+    that fails to import) is left for ``load`` to report."""
     with contextlib.suppress(Exception):
         importlib.import_module(name)

@@ -350,8 +350,7 @@ class CellResult:
 def combine(cell: CellResult, repeats: Sequence[Repeat]) -> CellResult:
     """The cell with all its repeats: timing and summary of the fastest steady repeat (what the gate compares),
     the least comparable cold start (`comparable_cold_starts`; with the export and quantization phases of the repeat
-    that ran them); memory, output check
-    and concurrency figures stay those of the full measurement."""
+    that ran them); memory, output check and concurrency figures stay those of the full measurement."""
     if not repeats:
         return cell
     steady = usable(repeats)

@@ -1,6 +1,5 @@
 """A backend's library is imported by ``prepare``, before a cell's cold start is timed: the import is the process's
-cost, and inside ``load`` it fell into the cold start of the first cell of each process except where an export had
-imported it already (an onnxruntime A/A cold-start "regression" of +348 % on the CI VM)."""
+cost, and inside ``load`` it fell into the cold start of the first cell of each process only."""
 
 from __future__ import annotations
 
