@@ -24,12 +24,12 @@ from typing import Any
 from ..measure import stats
 from ..measure.hostspeed import CpuProbe
 from ..measure.results import (
-    CACHED_PHASES,
     CellResult,
     Repeat,
     cached_seconds,
     cold_start_seconds,
     comparable_cold_starts,
+    has_cached_phase,
     strict_json,
 )
 
@@ -187,7 +187,7 @@ def cell_from_json(bench: Mapping[str, Any]) -> StoredCell | None:
         clock = (fastest.get("clock") or {}).get("median_mhz", clock)
     probes = stored_probes(str(extra.get("device")), repeats)
     colds = comparable_cold_starts([
-        (r["cold_start_s"], any(k in CACHED_PHASES for k in (r.get("cold_start") or {})))
+        (r["cold_start_s"], has_cached_phase(r.get("cold_start") or {}))
         for r in repeats if isinstance(r.get("cold_start_s"), (int, float))])
     phases = extra.get("cold_start") or {}
     cold = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 
@@ -141,7 +141,7 @@ class Repeat:
     @property
     def ran_cached_phase(self) -> bool:
         """Its load exported or quantized the model (the on-disk cache was cold): see `comparable_cold_starts`."""
-        return any(k in CACHED_PHASES for k, _ in self.cold.phases)
+        return has_cached_phase(k for k, _ in self.cold.phases)
 
     @property
     def throttled(self) -> str:
@@ -171,6 +171,11 @@ def cold_start_seconds(load_s: float, first_call_s: float, export_s: float = 0.0
 
 def cached_seconds(phases: dict[str, object]) -> float:
     return float(sum(v for k, v in phases.items() if k in CACHED_PHASES and isinstance(v, (int, float))))
+
+
+def has_cached_phase(phase_names: Iterable[str]) -> bool:
+    """A load whose phases include an export or a quantization (the on-disk cache was cold)."""
+    return any(k in CACHED_PHASES for k in phase_names)
 
 
 def comparable_cold_starts(colds: Sequence[tuple[float, bool]]) -> list[float]:
