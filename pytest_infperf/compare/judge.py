@@ -5,7 +5,7 @@ fixture stores the bundle and enforces it."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..measure import hostspeed
@@ -63,7 +63,7 @@ def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) ->
         cur_n, runs_n, note = normal
         normalised = gate.decide(result.case.id, cur_n, runs_n, gate_policy, baseline.source, floor=floor,
                                  unstable=unstable)
-        verdict = host_judged(verdict, normalised, note)
+        verdict = host_rule(result.case.device)(verdict, normalised, note)
     colds = comparable_cold_starts([(r.cold_start_s, r.ran_cached_phase) for r in repeats if not r.confirm])
     cold = gate.decide_cold(result.case.id, colds, baseline.cold(nodeid), gate_policy, baseline.source)
     memory = None
@@ -74,35 +74,57 @@ def apply(result: CellResult, baseline: BaselineSet, gate_policy: GatePolicy) ->
     return Verdicts(verdict, cold, memory)
 
 
-def host_probe(device: str, launch_bound: bool, cpu: bool = False) -> str:
+def host_probe(device: str, launch_bound: bool) -> str:
     """Which host-speed probe a cell is judged with ("" for none): a launch-bound GPU cell's time is the host's
-    launch speed (a device-bound one's is the GPU's, which the probe does not see). A CPU cell's probe (the share of
-    the core its thread got, `hostspeed.CpuProbe`) is recorded but judged with only when ``cpu`` is set
-    (`benchmarks/rejudge.py --cpu-probe`): on this project's VM it cleared A/A noise but also took 1.25x slowdowns
-    from regressed to noisy, and its own readings move by up to 1.5x between cells of a calm session
-    (docs/results/cpu/window-probe/), so it could hide a regression."""
+    launch speed (a device-bound one's is the GPU's, which the probe does not see); a CPU cell's is the host's
+    memory and shared cache speed (`hostspeed.MemoryProbe`), used only to clear a slowdown it explains
+    (`host_cleared`)."""
     if device == "cuda" and launch_bound:
         return "launch probe"
-    if device == "cpu" and cpu:
-        return "CPU probe"
+    if device == "cpu":
+        return "memory probe"
     return ""
+
+
+def host_rule(device: str) -> Callable[[Verdict, Verdict, str], Verdict]:
+    """How a cell's raw and host-normalised verdicts combine: `host_cleared` on a CPU, `host_judged` on a GPU."""
+    return host_cleared if device == "cpu" else host_judged
 
 
 def host_normalised(
     device: str, launch_bound: bool, current: gate.Repeats, current_probes: Sequence[Sequence[float] | None],
-    runs: Sequence[gate.Repeats], baseline_probes: Sequence[Sequence[Sequence[float]] | None], cpu: bool = False,
+    runs: Sequence[gate.Repeats], baseline_probes: Sequence[Sequence[Sequence[float]] | None],
 ) -> tuple[list[tuple[float, ...]], list[list[tuple[float, ...]]], str] | None:
     """The current repeats and baseline runs divided by their host probes (`hostspeed.normalise_runs`), with the
     note for the verdict; None where the cell has no probe or either side lacks readings. A launch-bound GPU cell
     is divided block by block (its host mode can change between two blocks); a CPU cell repeat by repeat, by the
-    pooled reading of the repeat's probe windows (`hostspeed.per_repeat`), only with ``cpu`` (see `host_probe`)."""
-    probe = host_probe(device, launch_bound, cpu)
+    pooled reading of the repeat's probe (`hostspeed.per_repeat`)."""
+    probe = host_probe(device, launch_bound)
     if not probe:
         return None
     if device == "cpu":
         current_probes = hostspeed.per_repeat(current_probes)
         baseline_probes = [None if run is None else hostspeed.per_repeat(run) for run in baseline_probes]
     return hostspeed.normalise_runs(current, current_probes, runs, baseline_probes, what=probe)
+
+
+def host_cleared(raw: Verdict, normalised: Verdict, note: str) -> Verdict:
+    """A CPU cell's verdict: the raw one, except that a ``noisy`` slowdown the host explains — unchanged (or faster)
+    once divided by the memory probe — is ``unchanged``, with both figures in the detail. Nothing else changes: a
+    raw regression stays one whatever the probe read, so the probe can never hide a failure, and a slowdown beyond
+    the threshold after division stays ``noisy``. The probe reads the host (a neighbour on its memory and shared
+    cache: this project's CI VM ran whole sessions 10-26 % slower), never the model, so a model that does more work
+    moves the cell and not the probe. What it can hide: a real slowdown that is smaller than the one-save noise
+    limit and happens in a session the probe read as slow by as much."""
+    if raw.status is Status.NOISY and raw.change is not None and raw.change > 0 and (
+            normalised.status in (Status.UNCHANGED, Status.IMPROVED) and normalised.change is not None):
+        why = (f"{raw.change:+.1%} raw, {normalised.change:+.1%} divided by the host's memory speed: the host, not "
+               f"the cell, ran slower; {note}")
+        return dataclasses.replace(raw, status=Status.UNCHANGED, detail=why, rounds_needed=None)
+    if raw.status in (Status.NOISY, Status.REGRESSED) and normalised.change is not None:
+        why = f"{normalised.change:+.1%} divided by the host's memory speed; {note}"
+        return dataclasses.replace(raw, detail="; ".join(d for d in (raw.detail, why) if d))
+    return raw
 
 
 def host_judged(raw: Verdict, normalised: Verdict, note: str) -> Verdict:

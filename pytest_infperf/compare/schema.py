@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..measure import stats
-from ..measure.hostspeed import CpuProbe
+from ..measure.hostspeed import MemoryProbe
 from ..measure.results import (
     CellResult,
     Repeat,
@@ -204,13 +204,13 @@ def cell_from_json(bench: Mapping[str, Any]) -> StoredCell | None:
 
 def stored_probes(device: str, repeats: list[dict[str, Any]]) -> tuple[tuple[float, ...], ...] | None:
     """The host probes of a cell's stored repeats, one per raw sample, or None when any repeat lacks them or a CPU
-    cell's were read by the first CPU probe (the least of three short readings, a different figure: never mixed with
-    `hostspeed.CpuProbe`'s)."""
+    cell's were read by another kind of CPU probe (the earlier in-core arithmetic probes, a different figure: never
+    mixed with `hostspeed.MemoryProbe`'s)."""
     probes = [r.get("host_probes") for r in repeats]
     aligned = bool(repeats) and all(
         isinstance(p, list) and len(p) == len(r["samples"]) and all(_finite(v) and v > 0 for v in p)
         for p, r in zip(probes, repeats, strict=True))
-    if device == "cpu" and any(r.get("host_probe_kind") != CpuProbe.KIND for r in repeats):
+    if device == "cpu" and any(r.get("host_probe_kind") != MemoryProbe.KIND for r in repeats):
         return None
     return tuple(tuple(float(v) for v in p) for p in probes) if aligned else None  # type: ignore[union-attr]
 

@@ -1,5 +1,5 @@
 """How fast this process's host launches GPU work right now: a tiny probe after each timed block of a CUDA cell
-(`LaunchProbe`); how fast the CPU runs right now, after each timed block of a CPU cell (`CpuProbe`).
+(`LaunchProbe`); how fast the host moves memory right now, between the timed blocks of a CPU cell (`MemoryProbe`).
 
 A launch-bound cell's time is the host's time to enqueue its kernels, and on the lent H200 that host speed is
 mostly a property of the process: of 8 fresh processes, 2 ran ResNet-18 eager fp16 b16 at 2.5-2.9 ms per call and 6
@@ -15,6 +15,7 @@ blocks (`OtherCpu`): on a small machine that, not the model, is what moves a mul
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import time
@@ -71,56 +72,108 @@ class LaunchProbe(BlockProbe):
         self.per_block.append((time.perf_counter() - start) / LAUNCHES)
 
 
-CPU_PROBE_ELEMENTS = 8192  # float32: 32 KiB per array, in the core's L1/L2 cache: the probe reads the core's speed
-CPU_PROBE_ROUNDS = 16  # multiply-adds per unit: ~40 us on this project's CI VM, the figure a reading is given in
-CPU_PROBE_WINDOW_S = 0.002  # per block: units are counted over this much wall time, the thread's lost time included
-CPU_PROBE_STILL = 4  # units after which a clock that has not moved (a test's fake clock) ends the reading at zero
+MEMORY_PROBE_MIN_MIB = 64  # the streamed copy's array: at least this, and twice the last-level cache ...
+MEMORY_PROBE_MAX_MIB = 512  # ... but no more (a server CPU with a huge L3)
+MEMORY_PROBE_SMALL_MIB = 4  # the cached copy's array: beyond the core's L2, within the shared L3
+MEMORY_PROBE_SMALL_COPIES = 10
+MEMORY_PROBE_EVERY_S = 0.2  # a reading after the first timed block, then after a block at least this long after it
 
 
-class CpuProbe(BlockProbe):
-    """Seconds per unit of fixed single-threaded arithmetic (``CPU_PROBE_ROUNDS`` multiply-adds over
-    ``CPU_PROBE_ELEMENTS`` cached floats), counted over a window of ``CPU_PROBE_WINDOW_S`` of wall time after each
-    timed block of a CPU cell, with the cell's own clock: the window's length over the units it completed. Time
-    in which the thread did not run (another process or, on a virtual machine, another guest on the same core) is in
-    the window and not in the units, so the reading grows with the share of the core this thread is denied; a model
-    whose own work grew does not move it. (The first version took the least of three readings of one unit, ~40 us
-    each: the least of short readings is the one no interruption touched, and in CI two A/A sessions whose cells ran
-    12-27 % slower read it only 1.2 % and 1.4 % slower, docs/results/cpu/gate-calibration-small.md.) Recorded
-    beside the samples, **not used by the gate** (``compare.judge.host_probe``): on this project's VM dividing it out
-    cleared A/A noise but took 1.25x slowdowns from regressed to noisy, and its readings moved by up to 1.5x between
-    cells of a calm session (docs/results/cpu/window-probe/). ``KIND`` is stored with the readings so a baseline of
-    the first version is never divided by this one. With a clock that does not advance (a test's fake clock) it
-    reads zero, and nothing is normalised."""
+def last_level_cache_mib() -> float:
+    """The CPU's last-level cache in MiB (Linux ``sysconf``; 32 where it cannot be read, as on some VMs)."""
+    try:
+        size = os.sysconf("SC_LEVEL3_CACHE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        size = 0
+    return size / 2**20 if size and size > 0 else 32.0
 
-    KIND = "cpu-window"
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter, window_s: float = CPU_PROBE_WINDOW_S) -> None:
+class MemoryProbe(BlockProbe):
+    """How fast this host moves memory right now, read between the timed blocks of a CPU cell: the seconds of one
+    copy of an array twice the last-level cache (memory bandwidth) and of ``MEMORY_PROBE_SMALL_COPIES`` copies of a
+    4 MiB array (the shared cache), combined as their geometric mean. A reading after the first timed block, then
+    after the first block at least ``every_s`` after the previous reading (~10 ms each on this project's VM, every
+    0.2 s: ~5 % of the timed phase); each block is given the first reading taken after it.
+
+    Why these two: on this project's 2-core CI VM whole sessions ran 6-27 % slower than others with nothing else
+    running inside the VM, in episodes of one to several fresh processes (16-80 s). In 116 fresh processes that timed
+    ResNet-18 64x64 (torch and onnxruntime, b1 and b8, one thread) beside five probes (docs/results/cpu/memory-probe/),
+    the mean of the streamed and the cached copy moved with the cells most (r = 0.74-0.78 over the processes), while
+    in-core arithmetic (the earlier CPU probes' kind, kept in L1) moved least with them (r = 0.19-0.49): the slow
+    episodes are mostly a neighbour on the host's memory and shared cache. The gate uses it only to clear a CPU
+    cell's ``noisy`` slowdown that the host explains
+    (``compare.judge.host_cleared``). Arrays are allocated at the first reading (inside the timed phase, when the
+    memory sampler is paused) and freed by ``close``; a clock that does not advance (a test's fake clock) reads
+    nothing."""
+
+    KIND = "cpu-memory"
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter, every_s: float = MEMORY_PROBE_EVERY_S,
+                 big_mib: float | None = None, small_mib: float = MEMORY_PROBE_SMALL_MIB) -> None:
         super().__init__()
         self._clock = clock
-        self._window = window_s
-        self._a = np.linspace(0.5, 1.5, CPU_PROBE_ELEMENTS, dtype=np.float32)
-        self._b = np.empty_like(self._a)
+        self._every = every_s
+        self._big_mib = big_mib if big_mib is not None else min(
+            max(MEMORY_PROBE_MIN_MIB, 2 * last_level_cache_mib()), MEMORY_PROBE_MAX_MIB)
+        self._small_mib = small_mib
+        self._arrays: tuple[np.ndarray, ...] | None = None
+        self._blocks = 0
+        self._last: float | None = None
+        self.readings: list[tuple[int, float]] = []  # (timed blocks done when read, seconds)
+
+    def _allocate(self) -> tuple[np.ndarray, ...]:
+        big = int(self._big_mib * 2**20) // 4
+        small = int(self._small_mib * 2**20) // 4
+        arrays = (np.full(big, 1.5, np.float32), np.zeros(big, np.float32),
+                  np.full(small, 1.5, np.float32), np.zeros(small, np.float32))
+        np.copyto(arrays[1], arrays[0])  # every page touched before the first reading
+        np.copyto(arrays[3], arrays[2])
+        return arrays
 
     def __call__(self) -> None:
-        a, b, clock = self._a, self._b, self._clock
-        units = 0
+        self._blocks += 1
+        clock = self._clock
+        if self._last is not None and clock() - self._last < self._every:
+            return
+        if self._arrays is None:
+            try:
+                self._arrays = self._allocate()
+            except MemoryError:  # a probe must never fail a cell: no reading, no normalisation
+                self._every = math.inf
+                self._last = clock()
+                return
+        src, dst, small_src, small_dst = self._arrays
         start = clock()
-        while True:
-            for _ in range(CPU_PROBE_ROUNDS):
-                np.multiply(a, 0.999, out=b)
-                np.add(b, a, out=b)
-            units += 1
-            elapsed = clock() - start
-            if elapsed >= self._window or (elapsed <= 0 and units >= CPU_PROBE_STILL):
-                break
-        self.per_block.append(max(elapsed, 0.0) / units)
+        np.copyto(dst, src)
+        middle = clock()
+        for _ in range(MEMORY_PROBE_SMALL_COPIES):
+            np.copyto(small_dst, small_src)
+        end = clock()
+        self._last = end
+        if middle > start and end > middle:
+            self.readings.append((self._blocks, math.sqrt((middle - start) * (end - middle))))
+
+    def aligned(self, samples: int) -> tuple[float, ...]:
+        """Each timed block's reading: the first one taken after it (the last one for blocks after it); nothing
+        when the probe read nothing or did not follow every block."""
+        if not self.readings or self._blocks != samples:
+            return ()
+        out, i = [], 0
+        for block in range(1, samples + 1):
+            while i < len(self.readings) - 1 and self.readings[i][0] < block:
+                i += 1
+            out.append(self.readings[i][1])
+        return tuple(out)
+
+    def close(self) -> None:
+        """Free the arrays (before the memory sampler reads the process again)."""
+        self._arrays = None
 
 
 def per_repeat(probes: Sequence[Sequence[float] | None]) -> list[tuple[float, ...] | None]:
-    """Each repeat's CPU probe readings replaced by their pooled figure (all windows' time over all their units:
-    the harmonic mean of equal windows), on every block: the share of the core a thread gets changes over seconds
-    and is sampled in 2 ms windows that either fall in a pause or do not, so one block's reading says little and
-    the pooled one says how much of the core the repeat had."""
+    """Each repeat's CPU probe readings replaced by their pooled figure (the harmonic mean over its blocks), on
+    every block: a CPU cell is divided repeat by repeat, since a reading a few blocks away says as much about the
+    host's state as one right after the block (its slow episodes last tens of seconds) and one reading is noisy."""
     out: list[tuple[float, ...] | None] = []
     for repeat in probes:
         if not repeat or any(p <= 0 for p in repeat):

@@ -338,6 +338,8 @@ def run_cell(
             diagnosis = _diagnose(timer, timing.samples, first)
             lap("diagnosis_s")
         other.stop()
+        if isinstance(probe, hostspeed.MemoryProbe):
+            probe.close()  # its arrays are gone before the memory sampler reads the process again
         after = _device_state(case)
         if sampler is not None:
             sampler.resume()  # a short separate pass for the steady-state memory
@@ -397,14 +399,14 @@ def run_cell(
 
 
 def _probe(case: Case, timer: object) -> hostspeed.BlockProbe | None:
-    """The host-speed probe read after each timed block: launches on a GPU, arithmetic on the cell's clock on a CPU
-    (none for concurrent users, whose requests overlap)."""
+    """The host-speed probe read after timed blocks: launches on a GPU, memory copies on a CPU (none for concurrent
+    users, whose requests overlap)."""
     if case.concurrency != 1:
         return None
     if case.device == "cuda":
         return hostspeed.LaunchProbe()
-    if case.device == "cpu":
-        return hostspeed.CpuProbe(clock=getattr(timer, "clock", time.perf_counter))
+    if case.device == "cpu" and getattr(timer, "clock", time.perf_counter) is time.perf_counter:
+        return hostspeed.MemoryProbe()  # real clocks only: a test's fake clock must not read the machine
     return None
 
 

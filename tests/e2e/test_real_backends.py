@@ -39,12 +39,12 @@ def test_real_slowdown_fails_the_gate_and_aa_passes(tiny_suite, monkeypatch):
         "*test_tiny?torch-cpu-fp32-b4?*regressed*",
         "*test_tiny?onnxruntime-cpu-fp32-b4?*regressed*",
     ])
-    import json  # the CPU probe read after every block, kept beside the samples (hostspeed.CpuProbe)
+    import json  # the memory probe's reading for every block, kept beside the samples (hostspeed.MemoryProbe)
 
     (saved,) = (tiny_suite.path / "baselines").glob("*/0001_main.json")
     for bench in json.loads(saved.read_text())["benchmarks"]:
         for repeat in bench["extra_info"]["infperf"]["repeats"]:
-            assert repeat["host_probe_kind"] == "cpu-window"
+            assert repeat["host_probe_kind"] == "cpu-memory"
             assert len(repeat["host_probes"]) == len(repeat["samples"]) and min(repeat["host_probes"]) > 0
 
 
