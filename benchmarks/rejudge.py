@@ -39,13 +39,16 @@ def main() -> None:
     parser.add_argument("current", type=Path, nargs="+")
     parser.add_argument("--threshold", type=float, default=10.0, help="percent")
     parser.add_argument("--host", choices=("off", "normalised", "gate"), default="gate",
-                        help="cells with host probes on both sides (launch-bound CUDA cells, CPU cells): off = raw "
-                             "samples only, normalised = host-normalised samples only, gate = what the gate does "
-                             "(compare.judge.host_rule)")
+                        help="cells with host probes on both sides (launch-bound CUDA cells; CPU cells with "
+                             "--cpu-probe): off = raw samples only, normalised = host-normalised samples only, "
+                             "gate = the rule of compare.judge.host_rule (launch-bound cells: what the gate does)")
     parser.add_argument("--repeat-floor", type=float, default=None,
                         help="percent sigma of launch-bound GPU cells' fastest repeat (ini infperf_repeat_floor)")
     parser.add_argument("--device-floor", type=float, default=None,
                         help="percent sigma of device-bound GPU cells between sessions (ini infperf_device_floor)")
+    parser.add_argument("--cpu-probe", action="store_true",
+                        help="judge CPU cells with their memory probe too (hostspeed.MemoryProbe, compare.judge."
+                             "host_cleared; the gate does not)")
     parser.add_argument("--quiet", action="store_true", help="only the table, not each regressed/noisy cell")
     args = parser.parse_args()
     policy = gate.GatePolicy(threshold=args.threshold / 100)
@@ -72,7 +75,8 @@ def main() -> None:
             normal = None
             if args.host != "off":
                 normal = judge.host_normalised(info["device"], lb, current, [r.get("host_probes") for r in steady],
-                                               runs, [stored_probes(info["device"], base[name]["repeats"])])
+                                               runs, [stored_probes(info["device"], base[name]["repeats"])],
+                                               cpu=args.cpu_probe)
             if normal is not None:
                 now = [p for r in steady for p in r["host_probes"]]
                 then = [p for r in base[name]["repeats"] for p in r["host_probes"]]
@@ -86,7 +90,7 @@ def main() -> None:
                 print(f"    {verdict.message()}")
         row = " | ".join(str(counts.get(s.value, 0)) for s in gate.Status)
         probe = f"{np.median(ratios):.3f} (cells {min(ratios):.3f}–{max(ratios):.3f})" if ratios else "-"
-        print(f"| {path.name} | {args.threshold:g} % {args.host} | {row} | "
+        print(f"| {path.name} | {args.threshold:g} % {args.host}{' + CPU probe' if args.cpu_probe else ''} | {row} | "
               f"{probe} |")
 
 

@@ -158,7 +158,8 @@ def test_through_the_gate_slow_host_processes_alone_are_cleared():
     assert gate_verdict([(m * 1.25, p) for m, p in (SLOW, SLOW, FAST)], [FAST, FAST, SLOW]).status is Status.REGRESSED
 
 
-# CPU cells: the memory probe between timed blocks, and the gate clearing a noisy slowdown it explains
+# CPU cells: the memory probe between timed blocks (recorded), and the rule that would clear a noisy slowdown it
+# explains (rejudge.py --cpu-probe)
 
 
 def _ticking(step: float):
@@ -204,15 +205,16 @@ def test_the_memory_probe_copies_more_than_the_last_level_cache():
                                                                       hostspeed.MEMORY_PROBE_MAX_MIB))
 
 
-def _cpu_judged(vm: float, model: float, probe_vm: float | None = None) -> gate.Verdict:
+def _cpu_judged(vm: float, model: float, probe_vm: float | None = None, cpu_probe: bool = False) -> gate.Verdict:
     """A CPU cell saved with 3 repeats, judged now with the host ``vm`` times slower (cell and probe alike, or the
-    probe ``probe_vm`` times) and the model ``model`` times slower (the cell only)."""
+    probe ``probe_vm`` times) and the model ``model`` times slower (the cell only): by the gate
+    (`compare.judge.apply`), or with ``cpu_probe`` as `rejudge.py --cpu-probe` judges it (`judge.host_cleared`)."""
     import dataclasses
 
     from helpers import cell
 
+    from pytest_infperf.compare import judge
     from pytest_infperf.compare.baseline import BaselineRun, BaselineSet
-    from pytest_infperf.compare.judge import apply
     from pytest_infperf.measure.results import ColdStart, Repeat
     from pytest_infperf.measure.timing import Timing
 
@@ -234,31 +236,49 @@ def _cpu_judged(vm: float, model: float, probe_vm: float | None = None) -> gate.
         Path("0001_x.json"), 1, "x", "fp", "", cells={base.nodeid: tuple(r.timing.samples for r in saved)},
         cold={base.nodeid: 0.11}, host_probe={base.nodeid: tuple(r.host_probes for r in saved)}),))
     now = dataclasses.replace(base, repeats=repeats(2, vm * model, vm if probe_vm is None else probe_vm))
-    return apply(now, baseline, POLICY).time
+    if not cpu_probe:
+        return judge.apply(now, baseline, POLICY).time
+    current = [r.timing.samples for r in now.repeats]
+    runs = baseline.samples(base.nodeid)
+    floor = POLICY.floor("cpu", False, 3)
+    raw = gate.decide(base.case.id, current, runs, POLICY, floor=floor)
+    normal = judge.host_normalised("cpu", False, current, [r.host_probes for r in now.repeats], runs,
+                                   baseline.host_probes(base.nodeid), cpu=True)
+    assert normal is not None
+    normalised = gate.decide(base.case.id, normal[0], normal[1], POLICY, floor=floor)
+    return judge.host_rule("cpu")(raw, normalised, normal[2])
 
 
-def test_a_noisy_cpu_slowdown_that_the_memory_probe_explains_is_unchanged_and_nothing_else_moves():
-    verdict = _cpu_judged(vm=1.2, model=1.0)  # the CI VM ran whole A/A sessions 10-26 % slower than the save
+def test_the_gate_records_the_memory_probe_but_judges_cpu_cells_on_their_raw_samples():
+    verdict = _cpu_judged(vm=1.2, model=1.0)  # the CI VM ran whole A/A sessions 6-27 % slower than the save
+    assert verdict.status is Status.NOISY and "memory probe" not in verdict.message(), verdict.message()
+    assert _cpu_judged(vm=1.0, model=1.6).status is Status.REGRESSED
+
+
+def test_judged_with_the_memory_probe_a_noisy_slowdown_the_host_explains_is_unchanged_and_nothing_else_moves():
+    """`rejudge.py --cpu-probe` (compare.judge.host_cleared): CI's evidence series, not the gate."""
+    verdict = _cpu_judged(vm=1.2, model=1.0, cpu_probe=True)
     assert verdict.status is Status.UNCHANGED, verdict.message()
     assert verdict.change == pytest.approx(0.2, abs=0.03)  # the raw figure is kept, the reason given
     assert "the host, not the cell, ran slower" in verdict.detail and "memory probe" in verdict.detail
     # the probe read the host as fast as at the save: the same slowdown stays noisy
-    assert _cpu_judged(vm=1.2, model=1.0, probe_vm=1.0).status is Status.NOISY
+    assert _cpu_judged(vm=1.2, model=1.0, probe_vm=1.0, cpu_probe=True).status is Status.NOISY
     # a slower model on a steady host: the probe reads nothing of it
-    assert _cpu_judged(vm=1.0, model=1.2).status is Status.NOISY
-    assert _cpu_judged(vm=1.0, model=1.6).status is Status.REGRESSED
-    # a raw regression stays one whatever the probe read: the probe never hides a failure
-    regressed = _cpu_judged(vm=1.6, model=1.0)
+    assert _cpu_judged(vm=1.0, model=1.2, cpu_probe=True).status is Status.NOISY
+    assert _cpu_judged(vm=1.0, model=1.6, cpu_probe=True).status is Status.REGRESSED
+    # a raw regression stays one whatever the probe read
+    regressed = _cpu_judged(vm=1.6, model=1.0, cpu_probe=True)
     assert regressed.status is Status.REGRESSED and "divided by the host's memory speed" in regressed.detail
     # a slowdown of the model in a slow session: beyond the threshold once divided, so not cleared
-    assert _cpu_judged(vm=1.1, model=1.2).status is Status.NOISY
+    assert _cpu_judged(vm=1.1, model=1.2, cpu_probe=True).status is Status.NOISY
 
 
 def test_divided_by_the_memory_probe_repeat_by_repeat_with_each_repeats_pooled_reading():
-    """compare.judge.host_normalised on a CPU cell (what `rejudge.py --host normalised` shows)."""
+    """compare.judge.host_normalised on a CPU cell (what `rejudge.py --cpu-probe --host normalised` shows)."""
     from pytest_infperf.compare.judge import host_normalised, host_probe
 
-    assert host_probe("cpu", False) == "memory probe" and host_probe("cuda", False) == ""
+    assert host_probe("cpu", False) == "" and host_probe("cpu", False, cpu=True) == "memory probe"
+    assert host_normalised("cpu", False, [(1e-3,)], [(4e-3,)], [[(1e-3,)]], [((4e-3,),)]) is None  # not by default
     base = [[run(10e-3, i) for i in range(3)]]
     base_probes = [tuple((2.5e-3,) * len(r) for r in base[0])]
     for vm, model, expected in ((1.2, 1.0, Status.UNCHANGED), (1.2, 1.6, Status.REGRESSED)):
@@ -266,7 +286,7 @@ def test_divided_by_the_memory_probe_repeat_by_repeat_with_each_repeats_pooled_r
         # one reading in ten was 20x slower (the host paused the thread in it): pooled per repeat (harmonic mean),
         # it costs the whole repeat 10.5 % (1 / (0.9 + 0.1 / 20)), not the blocks it follows 20x
         probes = [tuple(2.5e-3 * vm * (20.0 if j % 10 == 0 else 1.0) for j in range(len(r))) for r in current]
-        normal = host_normalised("cpu", False, current, probes, base, base_probes)
+        normal = host_normalised("cpu", False, current, probes, base, base_probes, cpu=True)
         assert normal is not None and "memory probe" in normal[2]
         assert max(normal[0][0]) / max(current[0]) == pytest.approx(0.905 / 1.2)
         verdict = gate.decide("torch-cpu-fp32-b1", normal[0], normal[1], POLICY, floor=POLICY.floor("cpu", False, 3))
