@@ -333,12 +333,14 @@ def run_cell(
             lap("measure_s")
         else:
             with _rejected(case, inputs):
-                timing = measure(first.run, timer, timing_policy, between_blocks=_each(clocks, probe))
+                block_probe = None if isinstance(probe, hostspeed.MemoryProbe) else probe
+                timing = measure(first.run, timer, timing_policy, between_blocks=_each(clocks, block_probe))
             lap("measure_s")
             diagnosis = _diagnose(timer, timing.samples, first)
             lap("diagnosis_s")
         other.stop()
         if isinstance(probe, hostspeed.MemoryProbe):
+            probe.read_after(len(timing.samples))  # after the timed blocks: its copies evict the caches
             probe.close()  # its arrays are gone before the memory sampler reads the process again
         after = _device_state(case)
         if sampler is not None:
@@ -399,8 +401,8 @@ def run_cell(
 
 
 def _probe(case: Case, timer: object) -> hostspeed.BlockProbe | None:
-    """The host-speed probe read after timed blocks: launches on a GPU, memory copies on a CPU (none for concurrent
-    users, whose requests overlap)."""
+    """The host-speed probe: launches after each timed block on a GPU, memory copies after the last one on a CPU (none
+    for concurrent users, whose requests overlap)."""
     if case.concurrency != 1:
         return None
     if case.device == "cuda":

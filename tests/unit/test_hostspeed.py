@@ -171,20 +171,17 @@ def _ticking(step: float):
     return read
 
 
-def test_the_memory_probe_reads_after_the_first_block_then_every_interval_and_each_block_gets_the_next_reading():
-    probe = hostspeed.MemoryProbe(clock=_ticking(0.05), every_s=0.19, big_mib=1, small_mib=0.25)
-    for _ in range(6):
-        probe()
-    # block 1: a reading (start, middle, end: 0.05 s each, so sqrt(0.05 * 0.05)); blocks 2-4: the clock read once
-    # each, 0.05-0.15 s after it; block 5: 0.2 s after it (at least every_s), a reading; block 6: too soon again
-    assert [block for block, _ in probe.readings] == [1, 5]
-    assert probe.readings[0][1] == pytest.approx(0.05)
+def test_the_memory_probe_reads_after_the_timed_blocks_and_gives_every_block_the_pooled_reading():
+    probe = hostspeed.MemoryProbe(clock=_ticking(0.05), big_mib=1, small_mib=0.25)
+    probe.read_after(6, readings=2)
+    # each reading: start, middle, end 0.05 s apart on the injected clock, so sqrt(0.05 * 0.05)
+    assert probe.readings == [pytest.approx(0.05)] * 2
     assert probe.aligned(6) == (pytest.approx(0.05),) * 6 and probe.aligned(7) == ()
-    probe.readings[:] = [(1, 0.05), (5, 0.07)]
-    assert probe.aligned(6) == (0.05, 0.07, 0.07, 0.07, 0.07, 0.07)  # each block: the first reading after it
+    probe.readings[:] = [0.05, 0.2]
+    assert probe.aligned(6) == (pytest.approx(0.08),) * 6  # pooled: the harmonic mean, 2 / (20 + 5)
     probe.close()
     still = hostspeed.MemoryProbe(clock=lambda: 5.0, big_mib=1, small_mib=0.25)  # a clock only a fake backend moves
-    still()
+    still.read_after(1)
     assert still.readings == [] and still.aligned(1) == ()
 
 
@@ -194,8 +191,7 @@ def test_a_memory_probe_that_cannot_allocate_reads_nothing_and_never_fails_the_c
     def refuse():
         raise MemoryError
     monkeypatch.setattr(probe, "_allocate", refuse)
-    for _ in range(5):
-        probe()
+    probe.read_after(5)
     assert probe.readings == [] and probe.aligned(5) == ()
 
 
