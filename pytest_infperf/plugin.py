@@ -30,6 +30,7 @@ from .matrix import Case, expand, resolve_devices
 from .measure.results import OutcomeStatus, strict_json
 from .measure.runner import clear_sources
 from .measure.worker import WorkerPool
+from .patience import HostWait
 from .report import summary
 from .session import InfperfSession
 
@@ -85,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     selection = conf.selection
     devices = resolve_devices(selection.devices, gpu_present)
     conf = dataclasses.replace(conf, selection=dataclasses.replace(selection, devices=devices))
-    run = InfperfSession(settings=conf, fingerprint=fp)
+    run = InfperfSession(settings=conf, fingerprint=fp, host_wait=HostWait(conf.host_wait))
     run.attach(config)
     # an xdist worker pins its GPU here, before anything initialises CUDA in this process; a controller checks once
     distributed.register(config, len(gpu.nvml_gpus()), devices, conf.xdist_cpu, lambda: kept_logs(config))

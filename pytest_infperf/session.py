@@ -17,6 +17,7 @@ from .compare.gate import Verdict
 from .compare.judge import Verdicts
 from .measure.maxbatch import MaxBatch
 from .measure.results import CellResult, Outcome, Repeat
+from .patience import HostWait
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class InfperfSession:
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # cells without a measurement: oom, crashed, ...
     max_batch: list[MaxBatch] = field(default_factory=list)
     repeats: dict[str, list[Repeat | Outcome]] = field(default_factory=dict)  # what the interleaved passes took
+    host_wait: HostWait = field(default_factory=lambda: HostWait(0.0))  # CPU cells: waiting out a slow host
     report_sections: list[Callable[[], str]] = field(default_factory=list)  # more --infperf-report markdown (serving)
     xdist_user_disable: bool = False  # worker: the user's own --benchmark-disable
     xdist_save: Any = None  # worker: the save/autosave/json options taken over by the controller

@@ -56,6 +56,9 @@ INI_ONLY: tuple[tuple[str, str, str], ...] = (
      "interleaved"),
     ("confirm_repeats", "extra repeats, in the session's worker processes in turn, taken for a cell whose repeats "
      "suggest a slowdown, before it is judged (0: none)", "3"),
+    ("host_wait", "seconds a session may wait, in all, for a slow host to recover when a CPU cell still looks slower "
+     "after its confirmation repeats: it waits 15 s, takes one more repeat, and again, until the cell is cleared or "
+     "the seconds are spent (0: never wait)", "60"),
     ("cold_floor_ms", "milliseconds a cold start must also grow by to count as a regression", "250"),
     ("clock_tolerance", "percent by which a device-bound GPU cell's SM clock may differ from the baseline's before "
      "the cell is unstable", "15"),
@@ -114,6 +117,7 @@ class Settings:
     repeats: int = 1
     repeat_order: str = "interleaved"
     confirm: int = 0
+    host_wait: float = 0.0  # seconds a session may wait for a slow host before confirming a CPU cell again
     batches_from_cli: bool = False  # --infperf-batches given: it wins over a test's own batches= (marker)
 
 
@@ -284,5 +288,6 @@ def load(
         repeats=repeats,
         repeat_order=_choice(config, "repeat_order", ("interleaved", "consecutive")),
         confirm=int(_number(config, "confirm_repeats", 0, 100, integer=True)),
+        host_wait=_number(config, "host_wait", 0, 24 * 3600),
         batches_from_cli=batches_where == "--infperf-batches",
     )

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 
 from pytest_infperf.measure.timing import SyncedClockTimer
 
@@ -158,7 +159,7 @@ class FakeBackend:
         offset = float(np.exp(rng.normal(0.0, run_sigma)))
         forced = {int(x) for x in os.environ.get("INFPERF_FAKE_SLOW_SLOTS", "").split(",") if x.strip()}
         slow = rng.random() < float(os.environ.get("INFPERF_FAKE_SLOW_P", "0")) or (slot in forced and loads == 1)
-        if slow:
+        if slow or _in_episode():
             offset *= float(os.environ.get("INFPERF_FAKE_SLOW_FACTOR", "1.7"))
         cost = params.get("ms", 10.0) / 1e3 * case.batch * slowdown * offset
         wrong = os.environ.get("INFPERF_FAKE_OUTPUT", "")
@@ -173,6 +174,36 @@ class FakeBackend:
 
     def versions(self):
         return {"fake": "1"}
+
+
+def _in_episode() -> bool:
+    """A slow host episode (INFPERF_FAKE_EPISODE_S): every load in every worker process runs slow until the
+    session has waited that many (fake) seconds for the host (`patience.HostWait`, whose sleep `_fake_sleep` is)."""
+    episode = float(os.environ.get("INFPERF_FAKE_EPISODE_S", "0"))
+    return episode > 0 and _slept() < episode
+
+
+def _slept() -> float:
+    path = os.environ.get("INFPERF_FAKE_SLEPT_FILE", "")
+    return float(open(path).read() or 0) if path and os.path.exists(path) else 0.0
+
+
+def _fake_sleep(seconds: float) -> None:
+    """The session's waits for a slow host, in fake time: recorded for the worker processes, none really taken."""
+    path = os.environ.get("INFPERF_FAKE_SLEPT_FILE", "")
+    if path:
+        total = _slept() + seconds
+        with open(path, "w") as f:
+            f.write(str(total))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    from pytest_infperf.session import InfperfSession
+
+    run = InfperfSession.find(config)
+    if run is not None:
+        run.host_wait.sleep = _fake_sleep
 
 
 def pytest_infperf_backend_names(config):

@@ -73,6 +73,7 @@ def repeat_to_json(repeat: Repeat) -> dict[str, object]:
         "wall_s": repeat.wall_s,
         "laps": dict(repeat.laps),
         "confirm": repeat.confirm,
+        "waited_s": repeat.waited_s,
         "median_s": summary.median,
         "rounds": len(repeat.timing.samples),
         "block_size": repeat.timing.block_size,

@@ -117,6 +117,7 @@ class Repeat:
     device_after: tuple[tuple[str, object], ...] = ()
     diagnosis: Diagnosis | None = None
     confirm: bool = False  # taken after the first repeats suggested a regression, to confirm or clear it
+    waited_s: float = 0.0  # seconds the session waited for a slow host right before this repeat (patience.HostWait)
     memory_peak_mib: float | None = None  # the repeat's peak memory (MemoryStats.peak_mib), when sampled
     host_probes: tuple[float, ...] = ()  # per timed block: CUDA launch or CPU probe seconds (measure.hostspeed)
     host_probe_kind: str = ""  # which probe read them (hostspeed.LaunchProbe.KIND, CpuProbe.KIND)

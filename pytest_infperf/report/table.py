@@ -207,6 +207,7 @@ def time_breakdown(results: Sequence[CellResult]) -> str:
     if not repeats:
         return ""
     confirm = sum(1 for r in repeats if r.confirm)
+    waited = sum(r.waited_s for r in repeats)
     load = sum(r.cold.load_s + r.cold.first_call_s for r in repeats)
     warm = sum(r.timing.warmup_time for r in repeats)
     timed = sum(r.timing.measure_time for r in repeats)
@@ -220,6 +221,7 @@ def time_breakdown(results: Sequence[CellResult]) -> str:
                       for name, seconds in sorted(parts.items(), key=lambda item: -item[1]) if seconds >= 0.05)
     return (f"time: {len(results)} cells, {len(repeats) - confirm} repeats"
             + (f" + {confirm} confirmation repeats" if confirm else "")
+            + (f" ({waited:.0f} s waited for a slow host)" if waited else "")
             + f"; load and first call {load:.1f} s, warm-up {warm:.1f} s, timed blocks {timed:.1f} s"
             + (f", the rest of each repeat {rest:.1f} s" if rest > 0 else "")
             + (f" ({split})" if rest > 0 and split else ""))

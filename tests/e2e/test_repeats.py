@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from helpers import load_json, run_fake, saved_files
 
-from pytest_infperf.measure.worker import WorkerPool
+from pytest_infperf.measure.worker import Worker, WorkerPool
 
 
 def _repeats(data: dict) -> dict[str, list[dict]]:
@@ -63,6 +63,7 @@ def test_repeats_option_and_ini(fake_suite):
                                             "consecutive*"),
     (("-o", "infperf_confirm_repeats=-1"), "*ini infperf_confirm_repeats: -1 is out of range*"),
     (("-o", "infperf_cold_floor_ms=soon"), "*ini infperf_cold_floor_ms: 'soon' is not a number*"),
+    (("-o", "infperf_host_wait=-5"), "*ini infperf_host_wait: -5 is out of range*"),
 ])
 def test_bad_repeat_settings_are_usage_errors(fake_suite, args, message):
     result = run_fake(fake_suite, *args)
@@ -106,8 +107,69 @@ def test_a_real_slowdown_survives_confirmation(fake_suite, monkeypatch):
     monkeypatch.setenv("INFPERF_FAKE_SLOWDOWN", "1.6")
     result = run_fake(fake_suite, "--benchmark-compare", "--benchmark-json=out.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*fake-cpu-fp32-b1: regressed*fastest of 10 repeats vs 3 per baseline run*4 "
+                                 "repeat(s) taken after waiting 60 s for a slow host (still slower)*"])
+    # the first cell spent the session's waiting budget (60 s in 15 s steps): the second confirms at once
     result.stdout.fnmatch_lines(["*fake-cpu-fp32-b8: regressed*fastest of 6 repeats vs 3 per baseline run*"])
-    result.stdout.fnmatch_lines(["*time: 2 cells, 6 repeats + 6 confirmation repeats*"])
+    result.stdout.fnmatch_lines(["*time: 2 cells, 6 repeats + 10 confirmation repeats (60 s waited for a slow host)*"])
+    waited = {b["param"]: [r["waited_s"] for r in b["extra_info"]["infperf"]["repeats"]]
+              for b in load_json(fake_suite.path / "out.json")["benchmarks"]}
+    assert waited == {"fake-cpu-fp32-b1": [0.0] * 6 + [15.0] * 4, "fake-cpu-fp32-b8": [0.0] * 6}
+
+
+def _save_then_episode(fake_suite, monkeypatch, *args):
+    """A slow host episode that lasts through the interleaved passes and the first cell's confirmation repeats, and
+    ends once the session has waited 30 s for it (fake time: INFPERF_FAKE_SLEPT_FILE counts the waits)."""
+    monkeypatch.setenv("INFPERF_FAKE_RUN", "100")
+    assert run_fake(fake_suite, "--benchmark-save=main").ret == 0
+    monkeypatch.setenv("INFPERF_FAKE_RUN", "7")
+    monkeypatch.setenv("INFPERF_FAKE_EPISODE_S", "30")
+    monkeypatch.setenv("INFPERF_FAKE_SLEPT_FILE", str(fake_suite.path / "slept"))
+    return run_fake(fake_suite, "--benchmark-compare", "--benchmark-json=out.json", *args)
+
+
+def test_a_cpu_cell_waits_out_a_slow_host_episode_before_it_is_judged(fake_suite, monkeypatch):
+    started: list[str] = []
+    start = Worker._start
+
+    def counting_start(self):
+        started.append(self.slot)
+        start(self)
+
+    monkeypatch.setattr(Worker, "_start", counting_start)
+    result = _save_then_episode(fake_suite, monkeypatch)
+    # the save started slots 0-2 once; the compare did too, then restarted slots 0 and 1 for the waited repeats
+    assert sorted(started) == ["0", "0", "0", "1", "1", "1", "2", "2"]
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "*fake-cpu-fp32-b1: still +[67]*% after confirmation; waiting 15 s for a slow host to recover, then one more "
+        "repeat in a fresh process (60 s of infperf_host_wait left)*",
+        "*fake-cpu-fp32-b1: still +[67]*% after confirmation; waiting 15 s * (45 s of infperf_host_wait left)*",
+        "*time: 2 cells, 6 repeats + 5 confirmation repeats (30 s waited for a slow host)*",
+    ])
+    data = load_json(fake_suite.path / "out.json")
+    by_cell = {b["param"]: b for b in data["benchmarks"]}
+    b1 = by_cell["fake-cpu-fp32-b1"]
+    repeats = b1["extra_info"]["infperf"]["repeats"]
+    assert [r["waited_s"] for r in repeats] == [0.0] * 6 + [15.0] * 2
+    assert [r["confirm"] for r in repeats] == [False] * 3 + [True] * 5
+    assert [r["worker"] for r in repeats] == ["0", "1", "2"] * 2 + ["0", "1"]  # the slots in turn, each restarted
+    medians = [r["median_s"] for r in repeats]
+    assert min(medians[:7]) > 1.5 * medians[7]  # only the repeat after the episode ran at the cell's own speed
+    verdict = b1["extra_info"]["infperf_verdict"]
+    assert verdict["status"] == "unchanged"
+    assert "2 repeat(s) taken after waiting 30 s for a slow host (cleared)" in verdict["detail"]
+    # the second cell's own measurement came after the episode: it needed no wait
+    b8 = by_cell["fake-cpu-fp32-b8"]
+    assert all(r["waited_s"] == 0.0 for r in b8["extra_info"]["infperf"]["repeats"])
+    assert b8["extra_info"]["infperf_verdict"]["status"] == "unchanged"
+
+
+def test_without_waiting_that_episode_is_a_false_alarm(fake_suite, monkeypatch):
+    result = _save_then_episode(fake_suite, monkeypatch, "-o", "infperf_host_wait=0")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*performance regression: fake-cpu-fp32-b1: regressed*fastest of 6 repeats*"])
+    assert "waited for a slow host" not in result.stdout.str()
 
 
 def test_cold_start_floor_from_ini(fake_suite, monkeypatch):
