@@ -31,14 +31,16 @@ def test_real_slowdown_fails_the_gate_and_aa_passes(tiny_suite, monkeypatch):
     assert "regressed" not in same.stdout.str()
 
     monkeypatch.setenv("TINY_BLOCKS", "12")  # about 2.5x the work
-    slow = tiny_suite.runpytest(*ARGS, "--benchmark-compare")
+    # one 15 s wait for a slow host (patience.HostWait), then a repeat in a fresh worker process: still slower
+    slow = tiny_suite.runpytest(*ARGS, "--benchmark-compare", "-o", "infperf_host_wait=15")
     assert slow.ret == pytest.ExitCode.TESTS_FAILED, slow.stdout.str()
     slow.assert_outcomes(failed=2)
     slow.stdout.fnmatch_lines([
         "*regressed cells (gate: fail):*",
-        "*test_tiny?torch-cpu-fp32-b4?*regressed*",
+        "*test_tiny?torch-cpu-fp32-b4?*regressed*1 repeat(s) taken after waiting 15 s for a slow host (still slower)*",
         "*test_tiny?onnxruntime-cpu-fp32-b4?*regressed*",
     ])
+    slow.stdout.fnmatch_lines(["*time: 2 cells, 6 repeats + 7 confirmation repeats (15 s waited for a slow host)*"])
     import json  # the memory probe's reading for every block, kept beside the samples (hostspeed.MemoryProbe)
 
     (saved,) = (tiny_suite.path / "baselines").glob("*/0001_main.json")
