@@ -247,13 +247,15 @@ class InfPerf:
         waits = run.host_wait
         waited = 0.0
         slot = run.settings.confirm
+        fresh = run.settings.isolate and run.worker is not None
         while verdicts.time is not None and gate.wants_confirmation(verdicts.time) and waits.next_pause() > 0:
             change = verdicts.time.change or 0.0
             write_progress(self.config, f"{self.case.id}: still {change:+.1%} after confirmation; waiting "
-                                        f"{waits.next_pause():.0f} s for a slow host to recover, then one more repeat "
-                                        f"in a fresh process ({waits.left_s:.0f} s of infperf_host_wait left)")
+                                        f"{waits.next_pause():.0f} s for a slow host to recover, then one more repeat"
+                                        f"{' in a fresh process' if fresh else ''} ({waits.left_s:.0f} s of "
+                                        "infperf_host_wait left)")
             slot = slot % max(run.settings.repeats, 1)
-            if run.settings.isolate and run.worker is not None:
+            if fresh:
                 # a fresh process: how fast a process runs a CPU cell is partly the process's own (torch b8 31.4
                 # and 38.4 ms in two repeats of one save in CI), and the slots' processes are those of the slow spell
                 run.worker.worker(slot).stop()

@@ -3,9 +3,10 @@
 On this project's 2-core CI VM whole sessions ran 6-27 % slower than others with nothing else running inside the VM,
 in episodes of 16-80 s (a neighbour on the host's memory and shared cache, docs/results/cpu/memory-probe/). A
 compare session that falls into one finds every CPU cell slower, and its confirmation repeats, taken at once, fall
-into the same episode: that was the gate's only source of A/A ``noisy`` verdicts on CPU. So when a CPU cell still
-looks slower after its confirmation repeats, the session waits a few seconds and takes one more repeat, again, until
-the cell is cleared or the session's waiting budget (``--infperf-host-wait``, seconds in all) is spent.
+into the same episode: the A/A ``noisy`` verdicts CI saw on CPU came from sessions that ran slow throughout. So when
+a CPU cell still looks slower after its confirmation repeats, the session waits a step and takes one more repeat, in
+a fresh worker process, again, until the cell is cleared or the session's waiting budget (ini ``infperf_host_wait``,
+seconds in all) is spent.
 
 Nothing is divided or cleared by arithmetic: the cell is judged on its raw samples, by its fastest repeat, as
 always. Interference only ever adds time, so a repeat taken after the episode shows the cell's own speed; a real
