@@ -185,7 +185,10 @@ def _in_episode() -> bool:
 
 def _slept() -> float:
     path = os.environ.get("INFPERF_FAKE_SLEPT_FILE", "")
-    return float(open(path).read() or 0) if path and os.path.exists(path) else 0.0
+    if not path or not os.path.exists(path):
+        return 0.0
+    with open(path) as f:
+        return float(f.read() or 0)
 
 
 def _fake_sleep(seconds: float) -> None:
